@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Every record the kernel side hands to userspace, and every map value both
+ * sides read. This is the only place these layouts are written down.
+ *
+ * Plain C with __u8..__u64 only: the BPF side includes it after vmlinux.h,
+ * the C++ side after <linux/types.h>; userspace/event_layout.h adds
+ * static_asserts so a drift fails the build.
+ *
+ * Ring-buffer records start 8-byte aligned (the BPF ring buffer rounds every
+ * record up to 8 bytes), so userspace reads struct aster_event in place.
+ */
+#ifndef ASTER_EVENTS_H
+#define ASTER_EVENTS_H
+
+/* Largest head of one syscall buffer the probes can copy. The runtime limit
+ * (--capture.bytes) is at most this. A power of two: the probes mask offsets
+ * with it so the verifier can prove every copy stays inside the buffer. */
+#define ASTER_CAPTURE_MAX 8192
+/* Default runtime copy limit: large enough for request and response heads
+ * with cookies (browsers send 1-3 KiB), small enough that copying stays a
+ * fraction of a microsecond. */
+#define ASTER_CAPTURE_DEFAULT 4096
+/* readv/writev/recvmsg/sendmsg: iovecs the probes walk before giving up and
+ * reporting the rest of the syscall's bytes as not captured. */
+#define ASTER_MAX_IOV 4
+
+enum aster_event_kind {
+	ASTER_EVENT_DATA = 1,       /* bytes moved on a watched TCP socket */
+	ASTER_EVENT_CLOSE = 2,      /* the socket reached TCP_CLOSE */
+	ASTER_EVENT_PROC_FORK = 3,  /* a watched process forked a new process */
+	ASTER_EVENT_PROC_EXIT = 4,  /* a watched process exited */
+};
+
+enum aster_direction {
+	ASTER_DIR_INGRESS = 0, /* the watched process read these bytes */
+	ASTER_DIR_EGRESS = 1,  /* the watched process wrote these bytes */
+};
+
+/* Why a data event carries fewer bytes than it moved. */
+enum aster_event_flags {
+	/* sendfile/splice/io_uring or another path without a user buffer. */
+	ASTER_F_NO_USER_BUFFER = 1u << 0,
+	/* the iovec array was longer than ASTER_MAX_IOV entries. */
+	ASTER_F_IOV_TRUNCATED = 1u << 1,
+	/* bpf_probe_read_user failed (page not resident, bad pointer). */
+	ASTER_F_READ_FAILED = 1u << 2,
+};
+
+/* The header of every ring-buffer record; DATA records are followed by
+ * captured_len bytes of payload. 48 bytes, 8-byte aligned. */
+struct aster_event {
+	__u64 timestamp_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) when the syscall's transfer finished */
+	/* Unique per socket for the life of the boot: a counter the probes bump
+	 * when they first see a socket, so PID and fd reuse cannot mix two
+	 * connections. 0 for process events. */
+	__u64 conn_id;
+	/* Byte offset of this chunk in its direction of the stream, counted from
+	 * the first byte the probes saw on this socket. */
+	__u64 stream_pos;
+	__u32 tgid;
+	__u32 tid;      /* for PROC_FORK: the parent's tgid */
+	__s32 fd;       /* -1 when unknown */
+	__u32 byte_count; /* bytes the syscall moved (its return value) */
+	__u16 captured_len;
+	__u8 kind;      /* enum aster_event_kind */
+	__u8 direction; /* enum aster_direction */
+	__u16 flags;    /* enum aster_event_flags */
+	/* The service the process belonged to when the probe ran (from the
+	 * watched map), so a forked worker is attributed before userspace has
+	 * even heard of it. */
+	__u16 service_id;
+};
+
+/* Value of the watched-process map, keyed by tgid. userspace fills it; the
+ * fork probe copies a parent's entry to its children. */
+struct aster_watch {
+	__u16 service_id; /* userspace's index of the service this process feeds */
+	__u16 reserved16;
+	__u32 reserved;
+};
+
+/* Per-CPU counters the probes keep; userspace sums them at scrape time. */
+enum aster_counter {
+	ASTER_CTR_EVENTS_LOST = 0,       /* ring buffer full: a record was dropped */
+	ASTER_CTR_BYTES_LOST,            /* bytes those dropped records described */
+	ASTER_CTR_NO_USER_BUFFER,        /* transfers reported as gaps (sendfile, splice, io_uring) */
+	ASTER_CTR_PEEK_SKIPPED,          /* MSG_PEEK reads, which consume nothing */
+	ASTER_CTR_CONN_STATE_FULL,       /* fallback mode: connection map full */
+	ASTER_CTR_WATCH_MAP_FULL,        /* fork of a watched process not followed: map full */
+	ASTER_CTR_MAX,
+};
+
+/* Connection state the probes keep per socket (socket-local storage in the
+ * primary mode, a hash keyed by the socket's address in the fallback). */
+struct aster_conn_state {
+	__u64 conn_id;
+	__u64 stream_pos[2]; /* indexed by enum aster_direction */
+};
+
+#endif /* ASTER_EVENTS_H */

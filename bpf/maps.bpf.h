@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Maps and load-time settings shared by every probe in aster.bpf.c. */
+#ifndef ASTER_MAPS_BPF_H
+#define ASTER_MAPS_BPF_H
+
+/* Set by userspace before load (the skeleton's rodata). */
+const volatile __u32 capture_bytes = ASTER_CAPTURE_DEFAULT;
+/* Ask userspace to wake up early once this much data waits in the ring, so
+ * bursts cannot overflow it between two timed polls. 0: never. */
+const volatile __u64 wakeup_threshold_bytes = 0;
+
+/* Next connection id; ids start at 1 so 0 means "not assigned yet". */
+__u64 next_conn_id = 1;
+
+/* Sized by userspace before load (--ringbuf.size); 8 MiB default holds
+ * ~20 ms of saturated tiny-request traffic many times over. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+/* tgid -> service. A node rarely runs more than a few thousand server
+ * processes; userspace may raise it before load. */
+#define ASTER_MAX_WATCHED 16384
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ASTER_MAX_WATCHED);
+	__type(key, __u32);
+	__type(value, struct aster_watch);
+} watched SEC(".maps");
+
+/* Per-CPU assembly buffer. Only the first ASTER_CAPTURE_MAX bytes of data[]
+ * are ever filled; the rest lets the verifier prove that a copy of a masked
+ * length (< 2 * max) at a masked offset (< max) stays inside. */
+struct aster_scratch {
+	struct aster_event ev;
+	__u8 data[ASTER_CAPTURE_MAX * 3];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct aster_scratch);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ASTER_CTR_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* Primary mode: connection state lives in the socket itself and is freed
+ * with it, so no table can fill up or leak. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct aster_conn_state);
+} conn_storage SEC(".maps");
+
+/* Fallback mode: syscall-tracepoint programs cannot use socket storage, so
+ * the state is keyed by the socket's address. LRU, so a close we never saw
+ * cannot fill it; 64 Ki concurrent watched connections per node. */
+#define ASTER_MAX_FALLBACK_CONNS 65536
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, ASTER_MAX_FALLBACK_CONNS);
+	__type(key, __u64);
+	__type(value, struct aster_conn_state);
+} conn_by_sock SEC(".maps");
+
+/* Fallback mode: a syscall's arguments from sys_enter, for its sys_exit. */
+struct aster_pending_io {
+	__u64 buf;     /* buffer, iovec array or user_msghdr */
+	__u64 iovcnt;  /* iovec count for the iovec shape */
+	__s32 fd;
+	__u8 shape;    /* enum aster_buf_shape */
+	__u8 direction;
+	__u16 service_id;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384); /* threads inside a socket syscall at once */
+	__type(key, __u64);         /* pid_tgid */
+	__type(value, struct aster_pending_io);
+} pending_io SEC(".maps");
+
+static __always_inline void count(__u32 which, __u64 n)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &which);
+	if (c)
+		*c += n;
+}
+
+#endif

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+// What the exporter watches and how it serves, from (lowest to highest
+// precedence) built-in defaults, the YAML file, the environment, and flags.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "log.h"
+
+namespace aster {
+
+inline constexpr const char* kVersion = "0.1.0";
+inline constexpr uint16_t kDefaultPort = 8497;
+
+enum class AttachMode { kAuto, kSocket, kSyscalls };
+const char* attach_mode_name(AttachMode m);
+
+// One rule choosing processes to watch. A process matching several rules
+// belongs to the first. Empty `name`: the executable's name.
+struct TargetSelector {
+  std::string name;
+  std::vector<uint16_t> ports;  // processes listening on these TCP ports
+  std::vector<int> pids;        // these processes
+};
+
+struct Config {
+  bool observability_enabled = true;
+  bool metrics_enabled = true;
+  std::string telemetry_path = "/metrics";
+  std::string listen_address = ":8497";
+  // No selector: watch every process listening on a TCP port.
+  std::vector<TargetSelector> targets;
+  uint32_t capture_bytes = 4096;
+  AttachMode attach_mode = AttachMode::kAuto;
+  uint32_t ringbuf_bytes = 8u << 20;
+  // Longest time an event waits in the ring buffer before userspace reads it.
+  uint32_t poll_interval_ms = 10;
+  // Distinct path label values per service before new ones go to "_other_".
+  uint32_t max_paths_per_service = 1000;
+  // How often /proc is rescanned for new listeners of the selected ports.
+  uint32_t discovery_interval_ms = 1000;
+  std::string config_file;
+  LogLevel log_level = LogLevel::kInfo;
+};
+
+// Result of parsing the command line: either a config, or a reason to stop
+// (help/version text to print with status 0, or an error with status 2).
+struct ConfigResult {
+  std::optional<Config> config;
+  std::string message;
+  int exit_code = 0;
+};
+
+// `env` returns the value of an environment variable or nullptr; tests pass
+// their own.
+using EnvLookup = const char* (*)(const char*);
+ConfigResult load_config(int argc, const char* const* argv, EnvLookup env);
+
+// Parses a YAML document into `cfg`; returns an error naming the key, or "".
+std::string apply_yaml(const std::string& yaml_text, const std::string& origin, Config& cfg);
+
+std::string usage_text();
+
+}  // namespace aster

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+// aster-exporter: configuration -> preflight -> probes -> discovery ->
+// web server -> event loop, in that order; each step says what is wrong
+// and what to do when it fails.
+#include <prometheus/registry.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "config.h"
+#include "connection_tracker.h"
+#include "event_loop.h"
+#include "http_metrics.h"
+#include "log.h"
+#include "preflight.h"
+#include "probe_loader.h"
+#include "process_metrics.h"
+#include "self_metrics.h"
+#include "service_registry.h"
+#include "target_discovery.h"
+#include "web_server.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) { g_stop.store(true); }
+
+int fail(const std::string& what) {
+  aster::log(aster::LogLevel::kError, "%s", what.c_str());
+  return 1;
+}
+
+// Fork/exit events reach discovery, which keeps the registry current.
+class DiscoveryEvents : public aster::ProcessEvents {
+ public:
+  explicit DiscoveryEvents(aster::TargetDiscovery& d) : d_(d) {}
+  void on_fork(uint32_t child, uint16_t service) override { d_.on_fork(child, service); }
+  void on_exit(uint32_t tgid) override { d_.on_exit(tgid); }
+
+ private:
+  aster::TargetDiscovery& d_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace aster;
+  ConfigResult parsed = load_config(argc, argv, [](const char* n) -> const char* { return std::getenv(n); });
+  if (!parsed.config) {
+    fputs(parsed.message.c_str(), parsed.exit_code ? stderr : stdout);
+    return parsed.exit_code;
+  }
+  const Config& cfg = *parsed.config;
+  g_log_level = cfg.log_level;
+
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::string err;
+  if (!cfg.observability_enabled || !cfg.metrics_enabled) {
+    // The spec's switch: no probes, no metrics; stay up so an orchestrator
+    // does not restart us in a loop.
+    LOG_INFO("metrics are disabled by configuration (observability.enabled / observability.metrics.enabled); "
+             "no probes loaded");
+    auto web = WebServer::start(cfg, {}, "Metrics are disabled by configuration.", &err);
+    if (!web) return fail(err);
+    while (!g_stop.load()) usleep(200 * 1000);
+    return 0;
+  }
+
+  if (err = check_privileges(); !err.empty()) return fail(err);
+  if (err = check_btf(); !err.empty()) return fail(err);
+  bool syscalls_needed = cfg.attach_mode == AttachMode::kSyscalls ||
+                         (cfg.attach_mode == AttachMode::kAuto && !ProbeSet::kernel_has_socket_tracepoints());
+  if (syscalls_needed) {
+    if (err = ensure_tracefs(); !err.empty()) return fail(err);
+  }
+  auto probes = ProbeSet::open_and_attach(cfg, &err);
+  if (!probes) return fail(err);
+  LOG_INFO("probes attached in %s mode (%s), capturing up to %u bytes per transfer",
+           active_mode_name(probes->mode()),
+           probes->mode() == ActiveMode::kSocket ? "tp_btf/sock_send_length, tp_btf/sock_recv_length"
+                                                  : "syscall tracepoints",
+           cfg.capture_bytes);
+
+  ServiceRegistry registry;
+  PipelineStats stats;
+  auto http_registry = std::make_shared<prometheus::Registry>();
+  HttpMetrics http(*http_registry, cfg.max_paths_per_service,
+                   [&registry](uint16_t id) { return registry.name(id); });
+  TargetDiscovery discovery(cfg, registry, probes->watched_fd(), getpid());
+  discovery.scan();
+  drop_unneeded_capabilities();
+
+  DiscoveryEvents process_events(discovery);
+  ConnectionTracker tracker(stats, http, &process_events);
+  EventLoop loop(probes->ring_fd(), tracker, cfg.poll_interval_ms);
+  if (!loop.ok()) return fail("cannot open the BPF ring buffer: " + std::string(strerror(errno)));
+
+  auto self = std::make_shared<SelfMetrics>(stats, *probes, registry, cfg);
+  self->series_count = [&http] { return http.series_count(); };
+  self->path_overflows = [&http] { return http.path_overflows(); };
+  auto web = WebServer::start(cfg, {http_registry, self, std::make_shared<ProcessMetrics>(registry)}, "", &err);
+  if (!web) return fail(err);
+  LOG_INFO("serving metrics on %s%s; watching %zu processes in %zu services", cfg.listen_address.c_str(),
+           cfg.telemetry_path.c_str(), registry.process_count(), registry.service_count());
+
+  std::thread discovery_thread([&] { discovery.run(g_stop); });
+  int rc = loop.run(g_stop);
+  g_stop.store(true);
+  discovery_thread.join();
+  LOG_INFO("stopped");
+  return rc == 0 ? 0 : 1;
+}

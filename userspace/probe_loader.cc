@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "probe_loader.h"
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "aster.skel.h"
+#include "event_layout.h"
+#include "log.h"
+
+namespace aster {
+namespace {
+
+int libbpf_log(enum libbpf_print_level level, const char* fmt, va_list args) {
+  // libbpf's debug output is the verifier log: only useful when asked for.
+  if (level == LIBBPF_DEBUG && g_log_level != LogLevel::kDebug) return 0;
+  // The verifier log arrives as one long message: keep all of it.
+  static char buf[1 << 16];
+  vsnprintf(buf, sizeof buf, fmt, args);
+  size_t n = strlen(buf);
+  while (n && buf[n - 1] == '\n') buf[--n] = '\0';
+  if (n) log(level == LIBBPF_WARN ? LogLevel::kWarn : LogLevel::kDebug, "libbpf: %s", buf);
+  return 0;
+}
+
+bool belongs_to(const bpf_program* prog, ActiveMode mode) {
+  const char* name = bpf_program__name(prog);
+  bool syscall_prog = strncmp(name, "sys_", 4) == 0 || strcmp(name, "sock_state_hash") == 0;
+  bool socket_prog = strcmp(name, "sock_recv") == 0 || strcmp(name, "sock_send") == 0 ||
+                     strcmp(name, "sock_state_storage") == 0;
+  if (syscall_prog) return mode == ActiveMode::kSyscalls;
+  if (socket_prog) return mode == ActiveMode::kSocket;
+  return true;  // process probes: both modes
+}
+
+}  // namespace
+
+const char* active_mode_name(ActiveMode m) {
+  return m == ActiveMode::kSocket ? "socket" : "syscalls";
+}
+
+bool ProbeSet::kernel_has_socket_tracepoints() {
+  btf* vmlinux = btf__load_vmlinux_btf();
+  if (!vmlinux) return false;
+  bool has = btf__find_by_name_kind(vmlinux, "btf_trace_sock_send_length", BTF_KIND_TYPEDEF) > 0 &&
+             btf__find_by_name_kind(vmlinux, "btf_trace_sock_recv_length", BTF_KIND_TYPEDEF) > 0;
+  btf__free(vmlinux);
+  return has;
+}
+
+aster_bpf* ProbeSet::try_mode(const Config& cfg, ActiveMode mode, std::string* error) {
+  aster_bpf* skel = aster_bpf__open();
+  if (!skel) {
+    *error = std::string("cannot open the BPF object: ") + strerror(errno);
+    return nullptr;
+  }
+  skel->rodata->capture_bytes = cfg.capture_bytes;
+  // Wake the reader early once a quarter of the ring is waiting, so a burst
+  // cannot fill it between two timed polls.
+  skel->rodata->wakeup_threshold_bytes = cfg.ringbuf_bytes / 4;
+  bpf_map__set_max_entries(skel->maps.events, cfg.ringbuf_bytes);
+
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel->obj) {
+    bpf_program__set_autoload(prog, belongs_to(prog, mode));
+  }
+  int err = aster_bpf__load(skel);
+  if (err) {
+    *error = std::string("the kernel refused the BPF programs for the ") + active_mode_name(mode) +
+             " attach mode (" + strerror(-err) +
+             "); run with --log.level=debug to see the verifier log";
+    aster_bpf__destroy(skel);
+    return nullptr;
+  }
+  bpf_object__for_each_program(prog, skel->obj) {
+    if (!bpf_program__autoload(prog)) continue;
+    bpf_link* link = bpf_program__attach(prog);
+    if (!link) {
+      int e = errno;
+      *error = std::string("cannot attach BPF program ") + bpf_program__name(prog) + " (" +
+               bpf_program__section_name(prog) + "): " + strerror(e);
+      if (mode == ActiveMode::kSyscalls) {
+        *error += "; the syscall tracepoints need tracefs: mount -t tracefs nodev /sys/kernel/tracing";
+      }
+      aster_bpf__destroy(skel);
+      return nullptr;
+    }
+    // The skeleton destroys links it knows about; record this one there.
+    size_t i = 0;
+    for (; i < static_cast<size_t>(skel->skeleton->prog_cnt); ++i) {
+      if (*skel->skeleton->progs[i].prog == prog) {
+        *skel->skeleton->progs[i].link = link;
+        break;
+      }
+    }
+  }
+  return skel;
+}
+
+std::unique_ptr<ProbeSet> ProbeSet::open_and_attach(const Config& cfg, std::string* error) {
+  libbpf_set_print(libbpf_log);
+  bool socket_ok = kernel_has_socket_tracepoints();
+  ActiveMode mode;
+  switch (cfg.attach_mode) {
+    case AttachMode::kSocket:
+      if (!socket_ok) {
+        *error = "--bpf.attach-mode=socket needs the sock_send_length/sock_recv_length tracepoints "
+                 "(kernel >= 6.3); this kernel lacks them: use --bpf.attach-mode=syscalls or auto";
+        return nullptr;
+      }
+      mode = ActiveMode::kSocket;
+      break;
+    case AttachMode::kSyscalls:
+      mode = ActiveMode::kSyscalls;
+      break;
+    default:
+      mode = socket_ok ? ActiveMode::kSocket : ActiveMode::kSyscalls;
+  }
+  aster_bpf* skel = try_mode(cfg, mode, error);
+  if (!skel && cfg.attach_mode == AttachMode::kAuto && mode == ActiveMode::kSocket) {
+    LOG_WARN("socket attach mode failed (%s); falling back to syscall tracepoints", error->c_str());
+    mode = ActiveMode::kSyscalls;
+    skel = try_mode(cfg, mode, error);
+  }
+  if (!skel) return nullptr;
+  return std::unique_ptr<ProbeSet>(new ProbeSet(skel, mode));
+}
+
+ProbeSet::~ProbeSet() { aster_bpf__destroy(skel_); }
+
+int ProbeSet::ring_fd() const { return bpf_map__fd(skel_->maps.events); }
+int ProbeSet::watched_fd() const { return bpf_map__fd(skel_->maps.watched); }
+int ProbeSet::counters_fd() const { return bpf_map__fd(skel_->maps.counters); }
+
+std::vector<ProgramInfo> ProbeSet::programs() const {
+  std::vector<ProgramInfo> out;
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    if (bpf_program__autoload(prog)) out.push_back({bpf_program__name(prog), bpf_program__fd(prog)});
+  }
+  return out;
+}
+
+}  // namespace aster

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "self_metrics.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "event_layout.h"
+#include "metric_builder.h"
+
+namespace aster {
+namespace {
+
+std::vector<uint64_t> kernel_counters(int fd) {
+  std::vector<uint64_t> totals(ASTER_CTR_MAX, 0);
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return totals;
+  std::vector<uint64_t> per_cpu(cpus);
+  for (__u32 i = 0; i < ASTER_CTR_MAX; ++i) {
+    if (bpf_map_lookup_elem(fd, &i, per_cpu.data()) != 0) continue;
+    for (uint64_t v : per_cpu) totals[i] += v;
+  }
+  return totals;
+}
+
+}  // namespace
+
+std::vector<prometheus::MetricFamily> SelfMetrics::Collect() const {
+  using prometheus::MetricType;
+  std::vector<prometheus::MetricFamily> out;
+  auto counter = [&](const char* name, const char* help, double v) {
+    out.push_back(FamilyBuilder(name, help, MetricType::Counter).add(v).take());
+  };
+  auto gauge = [&](const char* name, const char* help, double v) {
+    out.push_back(FamilyBuilder(name, help, MetricType::Gauge).add(v).take());
+  };
+
+  out.push_back(FamilyBuilder("aster_exporter_build_info", "Build and runtime facts; the value is 1.", MetricType::Gauge)
+                    .add(1, {{"version", kVersion}, {"attach_mode", active_mode_name(probes_.mode())}})
+                    .take());
+  out.push_back(FamilyBuilder("aster_exporter_attach_mode",
+                              "1 for the attach mode in use: socket (sock_*_length tracepoints) or syscalls (fallback).",
+                              MetricType::Gauge)
+                    .add(probes_.mode() == ActiveMode::kSocket ? 1 : 0, {{"mode", "socket"}})
+                    .add(probes_.mode() == ActiveMode::kSyscalls ? 1 : 0, {{"mode", "syscalls"}})
+                    .take());
+  gauge("aster_exporter_capture_bytes", "Bytes copied from the head of each socket read or write.", cfg_.capture_bytes);
+
+  out.push_back(FamilyBuilder("aster_exporter_events_total", "Ring-buffer records read, by kind.", MetricType::Counter)
+                    .add(stats_.events_data.get(), {{"kind", "data"}})
+                    .add(stats_.events_close.get(), {{"kind", "close"}})
+                    .add(stats_.events_fork.get(), {{"kind", "fork"}})
+                    .add(stats_.events_exit.get(), {{"kind", "exit"}})
+                    .add(stats_.events_malformed.get(), {{"kind", "malformed"}})
+                    .take());
+
+  auto k = kernel_counters(probes_.counters_fd());
+  counter("aster_exporter_events_lost_total", "Records the probes could not put in the full ring buffer.", k[ASTER_CTR_EVENTS_LOST]);
+  counter("aster_exporter_lost_bytes_total", "Stream bytes described by records lost in the kernel.", k[ASTER_CTR_BYTES_LOST]);
+  counter("aster_exporter_peek_reads_skipped_total", "MSG_PEEK reads skipped (they consume nothing).", k[ASTER_CTR_PEEK_SKIPPED]);
+  counter("aster_exporter_conn_map_full_total", "Fallback mode: sockets not tracked because the connection map was full.", k[ASTER_CTR_CONN_STATE_FULL]);
+  counter("aster_exporter_watch_map_full_total", "Forked children of watched processes not followed: watched map full.", k[ASTER_CTR_WATCH_MAP_FULL]);
+
+  counter("aster_exporter_captured_bytes_total", "Payload bytes copied by the probes and parsed.", stats_.bytes_captured.get());
+  out.push_back(FamilyBuilder("aster_exporter_gap_bytes_total",
+                              "Stream bytes that moved but were not captured, by reason: not_captured "
+                              "(beyond --capture.bytes), no_user_buffer (sendfile, splice, io_uring), lost "
+                              "(records dropped on the way).",
+                              MetricType::Counter)
+                    .add(stats_.gap_not_captured.get(), {{"reason", "not_captured"}})
+                    .add(stats_.gap_no_buffer.get(), {{"reason", "no_user_buffer"}})
+                    .add(stats_.gap_lost.get(), {{"reason", "lost"}})
+                    .take());
+  FamilyBuilder errors("aster_exporter_parse_errors_total", "HTTP parse troubles, by kind; the parser recovers from each.", MetricType::Counter);
+  for (int i = 0; i < static_cast<int>(ParseError::kCount); ++i) {
+    errors.add(stats_.parse_errors[i].get(), {{"kind", std::string(parse_error_name(static_cast<ParseError>(i)))}});
+  }
+  out.push_back(errors.take());
+
+  gauge("aster_exporter_connections_tracked", "Connections of watched processes with state in the exporter.", stats_.connections_tracked.load());
+  out.push_back(FamilyBuilder("aster_exporter_connections_total", "Connections seen, by what became of them.", MetricType::Counter)
+                    .add(stats_.connections_opened.get(), {{"event", "opened"}})
+                    .add(stats_.connections_closed.get(), {{"event", "closed"}})
+                    .add(stats_.connections_expired.get(), {{"event", "expired"}})
+                    .add(stats_.connections_client.get(), {{"event", "client_role"}})
+                    .add(stats_.connections_not_http.get(), {{"event", "not_http"}})
+                    .add(stats_.connections_upgraded.get(), {{"event", "upgraded"}})
+                    .take());
+  counter("aster_exporter_requests_recorded_total", "Request/response pairs recorded in aster_http_* metrics.", stats_.requests_recorded.get());
+  counter("aster_exporter_responses_unpaired_total", "Responses whose request was not seen; counted under method UNKNOWN.", stats_.responses_unpaired.get());
+  counter("aster_exporter_requests_unanswered_total", "Requests whose connection closed before a response.", stats_.requests_unanswered.get());
+  counter("aster_exporter_body_size_estimated_total", "Messages whose body size was estimated because chunk framing was not captured.", stats_.bodies_estimated.get());
+  counter("aster_exporter_records_reordered_total", "Records that arrived ahead of an earlier record of the same stream.", stats_.chunks_reordered.get());
+  counter("aster_exporter_records_late_total", "Records that arrived after their bytes were declared lost (dropped).", stats_.chunks_late.get());
+  counter("aster_exporter_pipeline_overflow_total", "Outstanding requests dropped because a connection held too many.", stats_.pipeline_overflow.get());
+  if (series_count) gauge("aster_exporter_http_series", "Label combinations in the aster_http_* families.", series_count());
+  if (path_overflows) counter("aster_exporter_path_overflow_total", "Requests whose path went to \"_other_\" because the per-service budget was spent.", path_overflows());
+  gauge("aster_exporter_watched_processes", "Processes the probes watch.", registry_.process_count());
+  gauge("aster_exporter_watched_services", "Services with at least one watched process.", registry_.service_count());
+
+  // Kernel time per probe; zero unless kernel.bpf_stats_enabled=1.
+  FamilyBuilder runs("aster_exporter_bpf_program_runs_total", "Runs of each BPF program (needs kernel.bpf_stats_enabled=1).", MetricType::Counter);
+  FamilyBuilder secs("aster_exporter_bpf_program_run_seconds_total", "Kernel time spent in each BPF program (needs kernel.bpf_stats_enabled=1).", MetricType::Counter);
+  for (const auto& p : probes_.programs()) {
+    bpf_prog_info info{};
+    __u32 len = sizeof info;
+    if (bpf_obj_get_info_by_fd(p.fd, &info, &len) != 0) continue;
+    runs.add(static_cast<double>(info.run_cnt), {{"program", p.name}});
+    secs.add(static_cast<double>(info.run_time_ns) / 1e9, {{"program", p.name}});
+  }
+  out.push_back(runs.take());
+  out.push_back(secs.take());
+  return out;
+}
+
+}  // namespace aster
