@@ -56,7 +56,7 @@ std::string check_listen(const std::string& key, const std::string& v) {
   if (colon == std::string::npos) {
     throw ConfigError{key + ": expected HOST:PORT or :PORT, got '" + v + "'"};
   }
-  parse_uint(key + " (port)", v.substr(colon + 1), 1, 65535);
+  parse_uint(key + " (port)", v.substr(colon + 1), 0, 65535);
   return v;
 }
 

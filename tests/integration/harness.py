@@ -1,0 +1,281 @@
+"""Shared pieces of the integration tests: free ports, real servers, the
+exporter under test, and a parser for what it serves.
+
+Everything here runs real programs on 127.0.0.1 and polls for conditions
+instead of sleeping for fixed times.
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SERVERS = os.path.join(HERE, "servers")
+
+# Set by run.py from its command line.
+EXPORTER = os.environ.get("ASTER_EXPORTER", "build/aster-exporter")
+ATTACH_MODE = os.environ.get("ASTER_ATTACH_MODE", "socket")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last value: {last!r})")
+
+
+def wait_port(port, timeout=10.0):
+    def up():
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+    wait_for(up, timeout, what=f"port {port} to accept connections")
+
+
+class Proc:
+    """A child process that is always killed (with its process group)."""
+
+    def __init__(self, argv, cwd=None, env=None, log_name="proc"):
+        self.log = tempfile.NamedTemporaryFile(prefix=log_name + "-", suffix=".log", delete=False)
+        self.p = subprocess.Popen(argv, cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+
+    @property
+    def pid(self):
+        return self.p.pid
+
+    def output(self):
+        with open(self.log.name, "r", errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        if self.p.poll() is None:
+            try:
+                os.killpg(self.p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.p.pid, signal.SIGKILL)
+                self.p.wait()
+        self.log.close()
+        os.unlink(self.log.name)
+
+
+def start_node(port):
+    p = Proc(["node", os.path.join(SERVERS, "node_server.js"), str(port)], log_name="node")
+    wait_port(port)
+    return p
+
+
+def start_python(port, root):
+    p = Proc(["python3", os.path.join(SERVERS, "py_server.py"), str(port)], cwd=root, log_name="python")
+    wait_port(port)
+    return p
+
+
+def start_python_stock(port, root):
+    """Python's own `python3 -m http.server` (HTTP/1.0)."""
+    p = Proc(["python3", "-m", "http.server", str(port), "--bind", "127.0.0.1"], cwd=root,
+             log_name="pyhttp")
+    wait_port(port)
+    return p
+
+
+class Nginx:
+    """nginx with a master and two workers, static files, sendfile on, and an
+    access log that is the ground truth for counts and body bytes."""
+
+    def __init__(self, port, workers=2):
+        self.dir = tempfile.mkdtemp(prefix="aster-nginx-")
+        self.root = os.path.join(self.dir, "html")
+        os.makedirs(self.root)
+        os.makedirs(os.path.join(self.dir, "logs"))
+        self.access_log = os.path.join(self.dir, "logs", "access.log")
+        conf = os.path.join(self.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""
+worker_processes {workers};
+pid {self.dir}/nginx.pid;
+error_log {self.dir}/logs/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  log_format truth '$request_method $request_uri $status $body_bytes_sent $content_length';
+  access_log {self.access_log} truth;
+  sendfile on;
+  keepalive_requests 100000;
+  client_body_temp_path {self.dir}/tmp;
+  proxy_temp_path {self.dir}/tmp;
+  fastcgi_temp_path {self.dir}/tmp;
+  uwsgi_temp_path {self.dir}/tmp;
+  scgi_temp_path {self.dir}/tmp;
+  server {{
+    listen 127.0.0.1:{port};
+    root {self.root};
+    location /post {{ return 204; }}
+  }}
+}}
+""")
+        os.makedirs(os.path.join(self.dir, "tmp"))
+        os.chmod(self.dir, 0o755)
+        os.chmod(self.root, 0o755)
+        self.proc = Proc(["nginx", "-p", self.dir, "-c", conf, "-g", "daemon off;"], log_name="nginx")
+        wait_port(port)
+
+    def write_file(self, name, size):
+        path = os.path.join(self.root, name)
+        with open(path, "wb") as f:
+            f.write(bytes((i * 7) % 251 for i in range(size)))
+        os.chmod(path, 0o644)
+        return size
+
+    def truth(self):
+        """(method, path, status class) -> [count, body bytes] from the access log."""
+        out = {}
+        with open(self.access_log) as f:
+            for line in f:
+                method, uri, status, sent, _ = line.split(" ")
+                key = (method, uri.split("?")[0], status[0] + "xx")
+                rec = out.setdefault(key, [0, 0])
+                rec[0] += 1
+                rec[1] += int(sent)
+        return out
+
+    def stop(self):
+        self.proc.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+class Metrics:
+    """One scrape, parsed: get(name, **labels) sums the matching samples."""
+
+    def __init__(self, text):
+        self.text = text
+        self.samples = []
+        for line in text.splitlines():
+            if not line or line.startswith("#"):
+                continue
+            m = LINE.match(line)
+            if not m:
+                raise AssertionError(f"unparsable exposition line: {line!r}")
+            labels = dict(LABEL.findall(m.group(3) or ""))
+            self.samples.append((m.group(1), labels, float(m.group(4))))
+
+    def select(self, name, **labels):
+        return [(l, v) for n, l, v in self.samples
+                if n == name and all(l.get(k) == str(val) for k, val in labels.items())]
+
+    def get(self, name, **labels):
+        return sum(v for _, v in self.select(name, **labels))
+
+    def series(self, name, **labels):
+        return [l for l, _ in self.select(name, **labels)]
+
+
+class Exporter:
+    def __init__(self, *args, mode=None, env=None):
+        self.port = free_port()
+        argv = [EXPORTER, f"--web.listen-address=127.0.0.1:{self.port}",
+                f"--bpf.attach-mode={mode or ATTACH_MODE}", "--discovery.interval-ms=200", *args]
+        self.proc = Proc(argv, env=env, log_name="exporter")
+        try:
+            wait_port(self.port, timeout=20)
+        except AssertionError:
+            raise AssertionError("exporter did not start:\n" + self.proc.output())
+
+    def scrape(self, path="/metrics"):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
+            return Metrics(r.read().decode())
+
+    def raw(self, path="/metrics"):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
+            return r.read().decode()
+
+    def wait_watching(self, service, processes=1):
+        wait_for(lambda: self.scrape().get("aster_service_processes", service=service) >= processes,
+                 what=f"{processes} watched process(es) of service {service}")
+
+    def wait_count(self, expected, name="aster_http_requests_total", timeout=10, **labels):
+        """Polls until the summed counter equals `expected`; returns the scrape.
+        Fails if it overshoots (counted twice) or never gets there."""
+        last = [None]
+
+        def check():
+            m = self.scrape()
+            last[0] = m
+            got = m.get(name, **labels)
+            if got > expected:
+                raise AssertionError(f"{name}{labels} = {got}, more than the {expected} requests sent")
+            return m if got == expected else None
+        try:
+            return wait_for(check, timeout, what=f"{name}{labels} == {expected}")
+        except AssertionError:
+            got = last[0].get(name, **labels) if last[0] else None
+            series = last[0].select(name) if last[0] else []
+            raise AssertionError(f"{name}{labels}: expected {expected}, got {got}; series: {series}")
+
+    def stop(self):
+        self.proc.stop()
+
+
+def curl(*args):
+    """Runs one curl (one keep-alive connection for all its URLs); returns
+    [(status, body bytes)] per URL."""
+    argv = ["curl", "-sS", "-w", "%{http_code} %{size_download}\n"]
+    for a in args:
+        if a.startswith("http://"):
+            argv += ["-o", "/dev/null"]
+        argv.append(a)
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError(f"curl {args} failed: {r.stderr}")
+    return [tuple(int(x) for x in line.split()) for line in r.stdout.splitlines()]
+
+
+def http_exchange(sock, raw, expect_responses=1, timeout=5):
+    """Sends raw bytes and reads until `expect_responses` Content-Length
+    responses have arrived; returns the bytes read."""
+    sock.sendall(raw)
+    sock.settimeout(timeout)
+    buf = b""
+    while True:
+        n = 0
+        pos = 0
+        while True:
+            head_end = buf.find(b"\r\n\r\n", pos)
+            if head_end < 0:
+                break
+            m = re.search(rb"(?i)content-length:\s*(\d+)", buf[pos:head_end])
+            length = int(m.group(1)) if m else 0
+            if len(buf) < head_end + 4 + length:
+                break
+            n += 1
+            pos = head_end + 4 + length
+        if n >= expect_responses:
+            return buf
+        chunk = sock.recv(65536)
+        if not chunk:
+            return buf
+        buf += chunk
