@@ -163,9 +163,9 @@ class HttpStreamParser {
   HttpParserSink* sink_;
   State state_ = State::kStartLine;
   MessageHead head_;
-  std::string line_;        // a line that spans feed() calls; reused
-  bool line_taken_ = false;  // line_ holds a line already handed out
-  uint64_t ts_ = 0;          // time of the feed()/gap() being processed
+  std::string line_;                     // a line that spans feed() calls; reused
+  bool line_taken_ = false;              // line_ holds a line already handed out
+  uint64_t ts_ = 0;                      // time of the feed()/gap() being processed
   const uint8_t* feed_start_ = nullptr;  // first byte of the feed() in progress
   uint64_t first_ts_ = 0;
   uint64_t last_ts_ = 0;
@@ -175,18 +175,17 @@ class HttpStreamParser {
   uint64_t est_bytes_ = 0;   // body bytes counted in estimate mode
   uint64_t skipped_ = 0;     // bytes skipped in the current resync episode
   bool in_message_ = false;
-  bool resyncing_ = true;   // a failed start line is part of a resync, not an error
-  bool at_boundary_ = false;  // the next byte starts a syscall or follows an LF
+  bool resyncing_ = true;               // a failed start line is part of a resync, not an error
+  bool at_boundary_ = false;            // the next byte starts a syscall or follows an LF
   bool candidate_at_boundary_ = false;  // the start line in progress began a syscall
-  bool stop_after_ = false;   // stop once the current message completes
+  bool stop_after_ = false;             // stop once the current message completes
   bool saw_cr_ = false;
-  bool est_trailers_ = false;  // kTrailers reached from estimate mode
+  bool est_trailers_ = false;    // kTrailers reached from estimate mode
   bool est_terminated_ = false;  // estimate mode saw the last chunk
-  uint8_t match_ = 0;       // estimate mode: progress through "\r\n0\r\n"
-  uint8_t match_base_ = 0;  // how much of match_ was assumed, not consumed
+  uint8_t match_ = 0;            // estimate mode: progress through "\r\n0\r\n"
+  uint8_t match_base_ = 0;       // how much of match_ was assumed, not consumed
   uint8_t last_match_len_ = 0;
   // Header facts gathered while reading the head.
-  bool has_header_ = false;
   bool cl_seen_ = false;
   bool cl_bad_ = false;
   bool te_seen_ = false;

@@ -1,0 +1,137 @@
+// Configuration precedence and error messages.
+#include "config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <string>
+
+namespace aster {
+namespace {
+
+std::map<std::string, std::string> g_env;
+const char* fake_env(const char* name) {
+  auto it = g_env.find(name);
+  return it == g_env.end() ? nullptr : it->second.c_str();
+}
+
+ConfigResult parse(std::vector<std::string> args) {
+  std::vector<const char*> argv = {"aster-exporter"};
+  for (auto& a : args) argv.push_back(a.c_str());
+  return load_config(static_cast<int>(argv.size()), argv.data(), fake_env);
+}
+
+std::string write_file(const std::string& text) {
+  char path[] = "/tmp/aster-config-XXXXXX";
+  int fd = mkstemp(path);
+  close(fd);
+  std::ofstream(path) << text;
+  return path;
+}
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override { g_env.clear(); }
+};
+
+TEST_F(ConfigTest, DefaultsFollowTheDocumentedInterface) {
+  auto r = parse({});
+  ASSERT_TRUE(r.config);
+  EXPECT_EQ(r.config->listen_address, ":8497");
+  EXPECT_EQ(r.config->telemetry_path, "/metrics");
+  EXPECT_TRUE(r.config->targets.empty());
+  EXPECT_EQ(r.config->capture_bytes, 4096u);
+  EXPECT_EQ(r.config->attach_mode, AttachMode::kAuto);
+}
+
+TEST_F(ConfigTest, FlagsBeatEnvironmentWhichBeatsTheFile) {
+  std::string file = write_file(
+      "observability:\n  enabled: true\n  metrics:\n    enabled: true\n    endpoint: /from-file\n"
+      "web:\n  listen_address: \":9000\"\n"
+      "targets:\n  - name: api\n    ports: [8080, 8081]\n  - pids: [42]\n");
+  auto r = parse({"--config.file=" + file});
+  ASSERT_TRUE(r.config) << r.message;
+  EXPECT_EQ(r.config->telemetry_path, "/from-file");
+  EXPECT_EQ(r.config->listen_address, ":9000");
+  ASSERT_EQ(r.config->targets.size(), 2u);
+  EXPECT_EQ(r.config->targets[0].name, "api");
+  EXPECT_EQ(r.config->targets[0].ports, (std::vector<uint16_t>{8080, 8081}));
+  EXPECT_EQ(r.config->targets[1].pids, (std::vector<int>{42}));
+
+  g_env["OBSERVABILITY_METRICS_ENDPOINT"] = "/from-env";
+  g_env["ASTER_WEB_LISTEN_ADDRESS"] = "127.0.0.1:9001";
+  r = parse({"--config.file=" + file});
+  EXPECT_EQ(r.config->telemetry_path, "/from-env");
+  EXPECT_EQ(r.config->listen_address, "127.0.0.1:9001");
+
+  r = parse({"--config.file", file, "--web.telemetry-path=/from-flag", "--target.port=1234"});
+  ASSERT_TRUE(r.config) << r.message;
+  EXPECT_EQ(r.config->telemetry_path, "/from-flag");
+  ASSERT_EQ(r.config->targets.size(), 1u) << "a --target flag replaces the file's targets";
+  EXPECT_EQ(r.config->targets[0].ports, (std::vector<uint16_t>{1234}));
+  std::remove(file.c_str());
+}
+
+TEST_F(ConfigTest, EnvironmentSwitchesMetricsOff) {
+  g_env["OBSERVABILITY_METRICS_ENABLED"] = "false";
+  auto r = parse({});
+  ASSERT_TRUE(r.config);
+  EXPECT_FALSE(r.config->metrics_enabled);
+  g_env["OBSERVABILITY_METRICS_ENABLED"] = "maybe";
+  r = parse({});
+  EXPECT_FALSE(r.config);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.message.find("OBSERVABILITY_METRICS_ENABLED"), std::string::npos);
+}
+
+TEST_F(ConfigTest, UnknownKeysAndBadValuesAreNamed) {
+  struct Case {
+    std::string yaml, needle;
+  } cases[] = {
+      {"observability:\n  metrics:\n    enabeld: true\n", "observability.metrics.enabeld"},
+      {"observabilty: {}\n", "observabilty"},
+      {"observability:\n  enabled: perhaps\n", "observability.enabled"},
+      {"web:\n  listen_address: nowhere\n", "web.listen_address"},
+      {"targets:\n  - ports: [70000]\n", "targets[0].ports"},
+      {"targets:\n  - name: x\n", "targets[0]: needs ports or pids"},
+      {"capture:\n  bytes: 10\n", "capture.bytes"},
+      {"bpf:\n  attach_mode: kprobe\n", "bpf.attach_mode"},
+      {"observability: [1, 2\n", "not valid YAML"},
+  };
+  for (const auto& c : cases) {
+    std::string file = write_file(c.yaml);
+    auto r = parse({"--config.file=" + file});
+    EXPECT_FALSE(r.config) << c.yaml;
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.message.find(c.needle), std::string::npos) << r.message;
+    std::remove(file.c_str());
+  }
+}
+
+TEST_F(ConfigTest, BadFlagsAreErrorsNotCrashes) {
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"--target.port=http"}, {"--target.port="}, {"--nonsense=1"}, {"positional"},
+           {"--web.telemetry-path=metrics"}, {"--capture.bytes=999999"}, {"--bpf.ringbuf-bytes=100000"}}) {
+    auto r = parse(args);
+    EXPECT_FALSE(r.config) << args[0];
+    EXPECT_EQ(r.exit_code, 2) << args[0];
+    EXPECT_FALSE(r.message.empty());
+  }
+  auto missing = parse({"--config.file=/nonexistent/aster.yaml"});
+  EXPECT_NE(missing.message.find("/nonexistent/aster.yaml"), std::string::npos);
+}
+
+TEST_F(ConfigTest, HelpAndVersionExitZero) {
+  auto h = parse({"--help"});
+  EXPECT_FALSE(h.config);
+  EXPECT_EQ(h.exit_code, 0);
+  EXPECT_NE(h.message.find("--web.listen-address"), std::string::npos);
+  auto v = parse({"--version"});
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_NE(v.message.find(kVersion), std::string::npos);
+}
+
+}  // namespace
+}  // namespace aster
