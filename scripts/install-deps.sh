@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what building, testing and benchmarking aster-exporter need, from
+# Debian's packages only. Safe to run again; needs root.
+#   scripts/install-deps.sh [build|test|bench]   (default: test)
+set -euo pipefail
+what=${1:-test}
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps.sh: run as root (it calls apt-get)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+
+build=(cmake g++ make pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
+       prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev)
+# Real servers and clients, the fuzzer runtime, promtool and a Prometheus
+# server, dpkg-dev for the .deb, setpriv (util-linux) for the non-root check.
+test=(libgtest-dev googletest libclang-rt-14-dev nginx-light curl wrk python3 python3-yaml
+      prometheus dpkg-dev util-linux procps)
+bench=(golang-go golang-github-gin-gonic-gin-dev golang-github-prometheus-client-golang-dev
+       linux-perf nginx-light wrk python3)
+
+pkgs=("${build[@]}")
+case "$what" in
+  build) ;;
+  test) pkgs+=("${test[@]}") ;;
+  bench) pkgs+=("${test[@]}" "${bench[@]}") ;;
+  *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+esac
+# Node.js and kubectl may already come from elsewhere on the machine (a
+# newer Node, a kubectl package that owns /usr/bin/kubectl): take Debian's
+# only when the command is missing, since the packages would conflict.
+if [ "$what" != build ]; then
+  command -v node >/dev/null || pkgs+=(nodejs)
+  command -v kubectl >/dev/null || pkgs+=(kubernetes-client)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# Debian's nginx package starts a server on port 80 when installed; the
+# tests start their own and need nothing listening there.
+if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
+  systemctl stop nginx || true
+fi
