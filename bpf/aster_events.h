@@ -30,6 +30,13 @@ enum aster_event_kind {
 	ASTER_EVENT_CLOSE = 2,      /* the socket reached TCP_CLOSE */
 	ASTER_EVENT_PROC_FORK = 3,  /* a watched process forked a new process */
 	ASTER_EVENT_PROC_EXIT = 4,  /* a watched process exited */
+	/* A process (any, watched or not) started listening on a TCP port:
+	 * discovery checks it at once instead of at its next /proc rescan.
+	 * fd holds the port. */
+	ASTER_EVENT_LISTEN = 5,
+	/* A process called exec (only sent when a selector matches executables
+	 * or cgroups, see follow_exec). */
+	ASTER_EVENT_PROC_EXEC = 6,
 };
 
 enum aster_direction {

@@ -13,6 +13,7 @@
 #define SOCK_STREAM 1
 #define MSG_PEEK 2
 #define TCP_CLOSE 7
+#define TCP_LISTEN 10
 
 /* How a syscall names the bytes it moved. */
 enum aster_buf_shape {
@@ -179,6 +180,25 @@ static __always_inline void emit_simple(__u8 kind, __u64 conn_id, __u32 tgid, __
 	e->kind = kind;
 	e->service_id = service_id;
 	bpf_ringbuf_submit(e, ring_wakeup_flags());
+}
+
+/* listen(): tell discovery at once. Runs in the listening process's context. */
+static __always_inline void report_listen(const struct sock *sk)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct aster_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(ASTER_CTR_EVENTS_LOST, 1);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->timestamp_ns = bpf_ktime_get_ns();
+	e->tgid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->fd = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->kind = ASTER_EVENT_LISTEN;
+	/* Rare and latency-sensitive (the server's first requests follow). */
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 }
 
 #endif

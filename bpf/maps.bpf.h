@@ -9,6 +9,10 @@ const volatile __u32 capture_bytes = ASTER_CAPTURE_DEFAULT;
  * bursts cannot overflow it between two timed polls. 0: never. */
 const volatile __u64 wakeup_threshold_bytes = 0;
 
+/* Report every exec on the node (userspace sets it when a selector matches
+ * executables or cgroups; otherwise execs are none of our business). */
+const volatile bool follow_exec = false;
+
 /* Next connection id; ids start at 1 so 0 means "not assigned yet". */
 __u64 next_conn_id = 1;
 

@@ -39,4 +39,18 @@ int BPF_PROG(proc_exit, struct task_struct *task)
 	return 0;
 }
 
+/* A watched process that execs may have become another program (a worker
+ * turned shell); any exec matters when selectors name executables or
+ * cgroups. Userspace re-checks the process either way. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(proc_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = task->tgid;
+	struct aster_watch *w = bpf_map_lookup_elem(&watched, &tgid);
+	if (!w && !follow_exec)
+		return 0;
+	emit_simple(ASTER_EVENT_PROC_EXEC, 0, tgid, 0, w ? w->service_id : 0xffff);
+	return 0;
+}
+
 #endif

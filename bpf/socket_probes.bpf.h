@@ -100,6 +100,10 @@ int BPF_PROG(sock_send, struct sock *sk, int ret, int flags)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(sock_state_storage, const struct sock *sk, int oldstate, int newstate)
 {
+	if (newstate == TCP_LISTEN) {
+		report_listen(sk);
+		return 0;
+	}
 	if (newstate != TCP_CLOSE)
 		return 0;
 	struct aster_conn_state *st =

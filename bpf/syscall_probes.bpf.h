@@ -120,6 +120,10 @@ int sys_exit_sendfile64(struct trace_event_raw_sys_exit *ctx)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(sock_state_hash, const struct sock *sk, int oldstate, int newstate)
 {
+	if (newstate == TCP_LISTEN) {
+		report_listen(sk);
+		return 0;
+	}
 	if (newstate != TCP_CLOSE)
 		return 0;
 	__u64 key = (__u64)sk;

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -60,6 +61,20 @@ std::string check_listen(const std::string& key, const std::string& v) {
   return v;
 }
 
+std::string check_regex(const std::string& key, const std::string& v) {
+  try {
+    std::regex re(v, std::regex::extended);
+  } catch (const std::regex_error& e) {
+    throw ConfigError{key + ": not a valid regular expression '" + v + "': " + e.what()};
+  }
+  return v;
+}
+
+std::string check_cgroup(const std::string& key, const std::string& v) {
+  if (v.empty() || v[0] != '/') throw ConfigError{key + ": expected a cgroup path such as /system.slice/x.service, got '" + v + "'"};
+  return v;
+}
+
 std::vector<std::string> split_list(const std::string& v) {
   std::vector<std::string> out;
   std::stringstream ss(v);
@@ -109,7 +124,7 @@ void apply_yaml_node(const YAML::Node& root, Config& cfg) {
     cfg.targets.clear();
     for (size_t i = 0; i < t.size(); ++i) {
       std::string key = "targets[" + std::to_string(i) + "]";
-      reject_unknown(t[i], key + ".", {"name", "ports", "pids"});
+      reject_unknown(t[i], key + ".", {"name", "ports", "pids", "exe", "cgroup"});
       TargetSelector sel;
       if (t[i]["name"]) sel.name = scalar(t[i]["name"], key + ".name");
       if (auto ports = t[i]["ports"]) {
@@ -120,7 +135,11 @@ void apply_yaml_node(const YAML::Node& root, Config& cfg) {
         if (!pids.IsSequence()) throw ConfigError{key + ".pids: expected a list of process ids"};
         for (const auto& p : pids) sel.pids.push_back(parse_uint(key + ".pids", scalar(p, key + ".pids"), 1, 1u << 30));
       }
-      if (sel.ports.empty() && sel.pids.empty()) throw ConfigError{key + ": needs ports or pids"};
+      if (t[i]["exe"]) sel.exe = check_regex(key + ".exe", scalar(t[i]["exe"], key + ".exe"));
+      if (t[i]["cgroup"]) sel.cgroup = check_cgroup(key + ".cgroup", scalar(t[i]["cgroup"], key + ".cgroup"));
+      if (sel.ports.empty() && sel.pids.empty() && sel.exe.empty() && sel.cgroup.empty()) {
+        throw ConfigError{key + ": needs ports, pids, exe or cgroup"};
+      }
       cfg.targets.push_back(std::move(sel));
     }
   }
@@ -172,6 +191,14 @@ void apply_flag(const Flag& f, Config& cfg) {
     for (const auto& p : split_list(need())) sel.pids.push_back(parse_uint(key, p, 1, 1u << 30));
     if (sel.pids.empty()) throw ConfigError{key + ": expected PID[,PID...]"};
     cfg.targets.push_back(std::move(sel));
+  } else if (f.name == "target.exe") {
+    TargetSelector sel;
+    sel.exe = check_regex(key, need());
+    cfg.targets.push_back(std::move(sel));
+  } else if (f.name == "target.cgroup") {
+    TargetSelector sel;
+    sel.cgroup = check_cgroup(key, need());
+    cfg.targets.push_back(std::move(sel));
   } else if (f.name == "capture.bytes") {
     cfg.capture_bytes = parse_uint(key, need(), 64, ASTER_CAPTURE_MAX);
   } else if (f.name == "bpf.attach-mode") {
@@ -221,6 +248,8 @@ std::string usage_text() {
       "  --config.file=FILE               YAML configuration file\n"
       "  --target.port=P[,P...]           watch the processes listening on these TCP ports\n"
       "  --target.pid=PID[,PID...]        watch these processes\n"
+      "  --target.exe=REGEX               watch processes whose executable path or name matches\n"
+      "  --target.cgroup=PATH             watch processes in this cgroup (v2 path prefix)\n"
       "                                   (no target at all: every process listening on TCP)\n"
       "  --capture.bytes=N                bytes copied from the head of each socket read/write\n"
       "                                   (64.." + std::to_string(ASTER_CAPTURE_MAX) + ", default 4096)\n"
@@ -303,7 +332,7 @@ ConfigResult load_config(int argc, const char* const* argv, EnvLookup env) {
     bool flag_targets = false;
     for (const auto& f : flags) {
       if (f.name == "config.file") continue;
-      if ((f.name == "target.port" || f.name == "target.pid") && !flag_targets) {
+      if (f.name.rfind("target.", 0) == 0 && !flag_targets) {
         cfg.targets.clear();
         flag_targets = true;
       }

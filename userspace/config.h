@@ -18,12 +18,15 @@ inline constexpr uint16_t kDefaultPort = 8497;
 enum class AttachMode { kAuto, kSocket, kSyscalls };
 const char* attach_mode_name(AttachMode m);
 
-// One rule choosing processes to watch. A process matching several rules
-// belongs to the first. Empty `name`: the executable's name.
+// One rule choosing processes to watch. Within a rule every criterion given
+// must hold; a process matching several rules belongs to the first. Empty
+// `name`: the executable's name.
 struct TargetSelector {
   std::string name;
-  std::vector<uint16_t> ports;  // processes listening on these TCP ports
+  std::vector<uint16_t> ports;  // processes listening on any of these TCP ports
   std::vector<int> pids;        // these processes
+  std::string exe;              // regex, matched against the executable's full path or its name
+  std::string cgroup;           // cgroup v2 path prefix, e.g. /system.slice/nginx.service
 };
 
 struct Config {

@@ -67,6 +67,14 @@ void ConnectionTracker::on_record(const void* data, size_t size) {
       stats_.events_exit.add();
       if (processes_) processes_->on_exit(ev.tgid);
       return;
+    case ASTER_EVENT_LISTEN:
+      stats_.events_listen.add();
+      if (processes_) processes_->on_listen(ev.tgid, static_cast<uint16_t>(ev.fd));
+      return;
+    case ASTER_EVENT_PROC_EXEC:
+      stats_.events_exec.add();
+      if (processes_) processes_->on_exec(ev.tgid);
+      return;
     default:
       stats_.events_malformed.add();
   }

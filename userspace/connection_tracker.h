@@ -21,6 +21,8 @@ class ProcessEvents {
   virtual ~ProcessEvents() = default;
   virtual void on_fork(uint32_t child_tgid, uint16_t service_id) = 0;
   virtual void on_exit(uint32_t tgid) = 0;
+  virtual void on_listen(uint32_t tgid, uint16_t port) = 0;
+  virtual void on_exec(uint32_t tgid) = 0;
 };
 
 class ConnectionTracker {

@@ -41,6 +41,8 @@ class DiscoveryEvents : public aster::ProcessEvents {
   explicit DiscoveryEvents(aster::TargetDiscovery& d) : d_(d) {}
   void on_fork(uint32_t child, uint16_t service) override { d_.on_fork(child, service); }
   void on_exit(uint32_t tgid) override { d_.on_exit(tgid); }
+  void on_listen(uint32_t tgid, uint16_t) override { d_.request_check(tgid, false); }
+  void on_exec(uint32_t tgid) override { d_.request_check(tgid, true); }
 
  private:
   aster::TargetDiscovery& d_;
@@ -83,7 +85,9 @@ int main(int argc, char** argv) {
   if (syscalls_needed) {
     if (err = ensure_tracefs(); !err.empty()) return fail(err);
   }
-  auto probes = ProbeSet::open_and_attach(cfg, &err);
+  bool follow_exec = false;
+  for (const auto& t : cfg.targets) follow_exec |= !t.exe.empty() || !t.cgroup.empty();
+  auto probes = ProbeSet::open_and_attach(cfg, follow_exec, &err);
   if (!probes) return fail(err);
   LOG_INFO("probes attached in %s mode (%s), capturing up to %u bytes per transfer",
            active_mode_name(probes->mode()),

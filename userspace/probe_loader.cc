@@ -51,13 +51,14 @@ bool ProbeSet::kernel_has_socket_tracepoints() {
   return has;
 }
 
-aster_bpf* ProbeSet::try_mode(const Config& cfg, ActiveMode mode, std::string* error) {
+aster_bpf* ProbeSet::try_mode(const Config& cfg, ActiveMode mode, bool follow_exec, std::string* error) {
   aster_bpf* skel = aster_bpf__open();
   if (!skel) {
     *error = std::string("cannot open the BPF object: ") + strerror(errno);
     return nullptr;
   }
   skel->rodata->capture_bytes = cfg.capture_bytes;
+  skel->rodata->follow_exec = follow_exec;
   // Wake the reader early once a quarter of the ring is waiting, so a burst
   // cannot fill it between two timed polls.
   skel->rodata->wakeup_threshold_bytes = cfg.ringbuf_bytes / 4;
@@ -100,7 +101,7 @@ aster_bpf* ProbeSet::try_mode(const Config& cfg, ActiveMode mode, std::string* e
   return skel;
 }
 
-std::unique_ptr<ProbeSet> ProbeSet::open_and_attach(const Config& cfg, std::string* error) {
+std::unique_ptr<ProbeSet> ProbeSet::open_and_attach(const Config& cfg, bool follow_exec, std::string* error) {
   libbpf_set_print(libbpf_log);
   bool socket_ok = kernel_has_socket_tracepoints();
   ActiveMode mode;
@@ -119,11 +120,11 @@ std::unique_ptr<ProbeSet> ProbeSet::open_and_attach(const Config& cfg, std::stri
     default:
       mode = socket_ok ? ActiveMode::kSocket : ActiveMode::kSyscalls;
   }
-  aster_bpf* skel = try_mode(cfg, mode, error);
+  aster_bpf* skel = try_mode(cfg, mode, follow_exec, error);
   if (!skel && cfg.attach_mode == AttachMode::kAuto && mode == ActiveMode::kSocket) {
     LOG_WARN("socket attach mode failed (%s); falling back to syscall tracepoints", error->c_str());
     mode = ActiveMode::kSyscalls;
-    skel = try_mode(cfg, mode, error);
+    skel = try_mode(cfg, mode, follow_exec, error);
   }
   if (!skel) return nullptr;
   return std::unique_ptr<ProbeSet>(new ProbeSet(skel, mode));

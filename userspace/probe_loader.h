@@ -24,7 +24,8 @@ struct ProgramInfo {
 class ProbeSet {
  public:
   // Null with `error` set (what failed and what to do about it) on failure.
-  static std::unique_ptr<ProbeSet> open_and_attach(const Config& cfg, std::string* error);
+  // `follow_exec`: report every exec on the node, not only watched ones'.
+  static std::unique_ptr<ProbeSet> open_and_attach(const Config& cfg, bool follow_exec, std::string* error);
   ~ProbeSet();
   ProbeSet(const ProbeSet&) = delete;
   ProbeSet& operator=(const ProbeSet&) = delete;
@@ -41,7 +42,7 @@ class ProbeSet {
 
  private:
   ProbeSet(aster_bpf* skel, ActiveMode mode) : skel_(skel), mode_(mode) {}
-  static aster_bpf* try_mode(const Config& cfg, ActiveMode mode, std::string* error);
+  static aster_bpf* try_mode(const Config& cfg, ActiveMode mode, bool follow_exec, std::string* error);
   aster_bpf* skel_;
   ActiveMode mode_;
 };

@@ -50,6 +50,8 @@ std::vector<prometheus::MetricFamily> SelfMetrics::Collect() const {
                     .add(stats_.events_close.get(), {{"kind", "close"}})
                     .add(stats_.events_fork.get(), {{"kind", "fork"}})
                     .add(stats_.events_exit.get(), {{"kind", "exit"}})
+                    .add(stats_.events_listen.get(), {{"kind", "listen"}})
+                    .add(stats_.events_exec.get(), {{"kind", "exec"}})
                     .add(stats_.events_malformed.get(), {{"kind", "malformed"}})
                     .take());
 
@@ -95,6 +97,22 @@ std::vector<prometheus::MetricFamily> SelfMetrics::Collect() const {
   if (series_count) gauge("aster_exporter_http_series", "Label combinations in the aster_http_* families.", series_count());
   if (path_overflows) counter("aster_exporter_path_overflow_total", "Requests whose path went to \"_other_\" because the per-service budget was spent.", path_overflows());
   gauge("aster_exporter_watched_processes", "Processes the probes watch.", registry_.process_count());
+  // Occupancy of the kernel's watched map, to show state is freed when
+  // processes exit (walked key by key: at most ASTER_MAX_WATCHED entries).
+  {
+    __u32 key = 0, next;
+    size_t n = 0;
+    int fd = probes_.watched_fd();
+    __u32* prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, &next) == 0 && n < 1000000) {
+      ++n;
+      key = next;
+      prev = &key;
+    }
+    out.push_back(FamilyBuilder("aster_exporter_bpf_map_entries", "Entries in the probes' maps.", MetricType::Gauge)
+                      .add(static_cast<double>(n), {{"map", "watched"}})
+                      .take());
+  }
   gauge("aster_exporter_watched_services", "Services with at least one watched process.", registry_.service_count());
 
   // Kernel time per probe; zero unless kernel.bpf_stats_enabled=1.

@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <thread>
-#include <unordered_set>
+#include <fstream>
+#include <unistd.h>
 
 #include "event_layout.h"
 #include "log.h"
@@ -14,44 +14,102 @@
 
 namespace aster {
 namespace {
+
 // Processes that listened on nothing are re-checked this many scans later:
 // scanning every fd of every process every second would cost more CPU than
-// the probes themselves on a busy node.
+// the probes themselves on a busy node. listen() events make up for it.
 constexpr uint32_t kIdleRecheckScans = 10;
+
+std::string read_exe_path(pid_t pid) {
+  char buf[4096];
+  ssize_t n = readlink(("/proc/" + std::to_string(pid) + "/exe").c_str(), buf, sizeof buf - 1);
+  if (n <= 0) return "";
+  buf[n] = '\0';
+  std::string exe(buf);
+  const std::string deleted = " (deleted)";
+  if (exe.size() > deleted.size() && exe.compare(exe.size() - deleted.size(), deleted.size(), deleted) == 0) {
+    exe.resize(exe.size() - deleted.size());
+  }
+  return exe;
+}
+
+// The cgroup v2 path ("0::/system.slice/x.service"), or "" on cgroup v1.
+std::string read_cgroup(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("0::", 0) == 0) return line.substr(3);
+  }
+  return "";
+}
+
+bool under_cgroup(const std::string& path, const std::string& prefix) {
+  if (path.compare(0, prefix.size(), prefix) != 0) return false;
+  return path.size() == prefix.size() || prefix.back() == '/' || path[prefix.size()] == '/';
+}
+
 }  // namespace
 
 TargetDiscovery::TargetDiscovery(const Config& cfg, ServiceRegistry& registry, int watched_map_fd,
                                  pid_t self)
-    : cfg_(cfg), registry_(registry), map_fd_(watched_map_fd), self_(self) {}
+    : cfg_(cfg), registry_(registry), map_fd_(watched_map_fd), self_(self) {
+  need_listeners_ = cfg_.targets.empty();
+  for (const auto& t : cfg_.targets) {
+    Selector s{&t, nullptr};
+    if (!t.exe.empty()) s.exe = std::make_unique<std::regex>(t.exe, std::regex::extended);
+    selectors_.push_back(std::move(s));
+    need_listeners_ |= !t.ports.empty();
+  }
+}
 
-bool TargetDiscovery::select(pid_t pid, const std::unordered_map<uint64_t, uint16_t>& listeners,
-                             std::string* service) {
-  bool want_ports = cfg_.targets.empty();
-  for (const auto& sel : cfg_.targets) {
-    if (std::find(sel.pids.begin(), sel.pids.end(), pid) != sel.pids.end()) {
-      *service = sel.name.empty() ? read_exe_name(pid) : sel.name;
-      return true;
-    }
-    want_ports |= !sel.ports.empty();
+bool TargetDiscovery::needs_exec_events() const {
+  for (const auto& t : cfg_.targets) {
+    if (!t.exe.empty() || !t.cgroup.empty()) return true;
   }
-  if (!want_ports) return false;
+  return false;
+}
+
+bool TargetDiscovery::select(pid_t pid, const Listeners& listeners, std::string* service) {
+  // Ports this process listens on, computed only if some rule asks.
   std::vector<uint16_t> ports;
-  for (uint64_t inode : socket_inodes(pid)) {
-    auto it = listeners.find(inode);
-    if (it != listeners.end()) ports.push_back(it->second);
-  }
-  if (ports.empty()) return false;
-  if (cfg_.targets.empty()) {
+  bool ports_known = false;
+  auto listening = [&]() -> const std::vector<uint16_t>& {
+    if (!ports_known) {
+      for (uint64_t inode : socket_inodes(pid)) {
+        auto it = listeners.find(inode);
+        if (it != listeners.end()) ports.push_back(it->second);
+      }
+      ports_known = true;
+    }
+    return ports;
+  };
+  if (selectors_.empty()) {
+    if (listening().empty()) return false;
     *service = read_exe_name(pid);
     return true;
   }
-  for (const auto& sel : cfg_.targets) {
-    for (uint16_t p : sel.ports) {
-      if (std::find(ports.begin(), ports.end(), p) != ports.end()) {
-        *service = sel.name.empty() ? read_exe_name(pid) : sel.name;
-        return true;
-      }
+  std::string exe_path, cgroup;
+  for (const auto& sel : selectors_) {
+    const TargetSelector& t = *sel.cfg;
+    if (!t.pids.empty() && std::find(t.pids.begin(), t.pids.end(), pid) == t.pids.end()) continue;
+    if (sel.exe) {
+      if (exe_path.empty()) exe_path = read_exe_path(pid);
+      if (exe_path.empty()) continue;
+      std::string base = exe_path.substr(exe_path.rfind('/') + 1);
+      if (!std::regex_match(exe_path, *sel.exe) && !std::regex_match(base, *sel.exe)) continue;
     }
+    if (!t.cgroup.empty()) {
+      if (cgroup.empty()) cgroup = read_cgroup(pid);
+      if (!under_cgroup(cgroup, t.cgroup)) continue;
+    }
+    if (!t.ports.empty()) {
+      const auto& have = listening();
+      bool any = std::any_of(t.ports.begin(), t.ports.end(),
+                             [&](uint16_t p) { return std::find(have.begin(), have.end(), p) != have.end(); });
+      if (!any) continue;
+    }
+    *service = t.name.empty() ? read_exe_name(pid) : t.name;
+    return true;
   }
   return false;
 }
@@ -66,7 +124,7 @@ void TargetDiscovery::watch(pid_t pid, uint64_t start_ticks, const std::string& 
   w.service_id = id;
   __u32 key = static_cast<__u32>(pid);
   if (bpf_map_update_elem(map_fd_, &key, &w, BPF_ANY) != 0) {
-    LOG_WARN("cannot watch pid %d: watched-process map is full (%d entries)", pid, 16384);
+    LOG_WARN("cannot watch pid %d: the watched-process map is full", pid);
     return;
   }
   // The process may have exited between the scan and the update; a stale
@@ -76,11 +134,7 @@ void TargetDiscovery::watch(pid_t pid, uint64_t start_ticks, const std::string& 
     bpf_map_delete_elem(map_fd_, &key);
     return;
   }
-  WatchedProcess wp;
-  wp.pid = pid;
-  wp.start_ticks = start_ticks;
-  wp.service_id = id;
-  registry_.add(wp);
+  registry_.add(WatchedProcess{pid, start_ticks, id});
   LOG_INFO("watching pid %d as service %s", pid, service.c_str());
 }
 
@@ -90,11 +144,31 @@ void TargetDiscovery::unwatch(pid_t pid) {
   registry_.remove(pid);
 }
 
+void TargetDiscovery::check_one(pid_t pid, bool after_exec) {
+  std::lock_guard<std::mutex> lock(scan_mu_);
+  if (pid == self_) return;
+  auto st = read_proc_stat(pid);
+  if (!st) return;
+  WatchedProcess wp;
+  bool watched = registry_.find(pid, &wp);
+  if (watched && !after_exec) return;
+  Listeners listeners;
+  if (need_listeners_) {
+    for (const auto& [inode, port] : listening_sockets(pid)) listeners[inode] = port;
+  }
+  std::string service;
+  if (select(pid, listeners, &service)) {
+    if (!watched || registry_.name(wp.service_id) != service) watch(pid, st->start_ticks, service);
+  } else if (watched && after_exec) {
+    // exec replaced the program: a worker that became a shell is not the service.
+    LOG_INFO("pid %d exec'd a program no selector picks; no longer watched", pid);
+    unwatch(pid);
+  }
+  seen_[pid] = Seen{st->start_ticks, 0};
+}
+
 void TargetDiscovery::scan() {
-  std::lock_guard<std::mutex> lock(mu_);
-  // Listening sockets, per network namespace (containers have their own).
-  std::unordered_map<uint64_t, uint16_t> listeners;
-  std::unordered_set<uint64_t> netns_done;
+  std::lock_guard<std::mutex> lock(scan_mu_);
   std::vector<pid_t> pids = list_pids();
   std::unordered_set<pid_t> alive(pids.begin(), pids.end());
 
@@ -111,9 +185,9 @@ void TargetDiscovery::scan() {
     it = alive.count(it->first) ? std::next(it) : seen_.erase(it);
   }
 
-  bool need_listeners = cfg_.targets.empty();
-  for (const auto& sel : cfg_.targets) need_listeners |= !sel.ports.empty();
-
+  // Listening sockets, per network namespace (containers have their own).
+  Listeners listeners;
+  std::unordered_set<uint64_t> netns_done;
   for (pid_t pid : pids) {
     if (pid == self_) continue;
     auto st = read_proc_stat(pid);
@@ -121,12 +195,10 @@ void TargetDiscovery::scan() {
     WatchedProcess wp;
     if (registry_.find(pid, &wp) && wp.start_ticks == st->start_ticks) continue;
     auto& seen = seen_[pid];
-    if (seen.start_ticks == st->start_ticks && ++seen.scans_since_fd_check < kIdleRecheckScans) {
-      continue;
-    }
+    if (seen.start_ticks == st->start_ticks && ++seen.scans_since_fd_check < kIdleRecheckScans) continue;
     seen.start_ticks = st->start_ticks;
     seen.scans_since_fd_check = 0;
-    if (need_listeners) {
+    if (need_listeners_) {
       uint64_t ns = net_namespace(pid);
       if (ns != 0 && netns_done.insert(ns).second) {
         for (const auto& [inode, port] : listening_sockets(pid)) listeners[inode] = port;
@@ -137,12 +209,28 @@ void TargetDiscovery::scan() {
   }
 }
 
+void TargetDiscovery::request_check(pid_t pid, bool after_exec) {
+  {
+    std::lock_guard<std::mutex> lock(pending_mu_);
+    pending_[pid] = pending_[pid] || after_exec;
+  }
+  pending_cv_.notify_one();
+}
+
 void TargetDiscovery::run(const std::atomic<bool>& stop) {
+  auto next_scan = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.discovery_interval_ms);
   while (!stop.load()) {
-    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.discovery_interval_ms);
-    scan();
-    while (!stop.load() && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::unordered_map<pid_t, bool> todo;
+    {
+      std::unique_lock<std::mutex> lock(pending_mu_);
+      // Short waits so a stop request is noticed quickly.
+      pending_cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return !pending_.empty(); });
+      todo.swap(pending_);
+    }
+    for (const auto& [pid, after_exec] : todo) check_one(pid, after_exec);
+    if (std::chrono::steady_clock::now() >= next_scan) {
+      scan();
+      next_scan = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.discovery_interval_ms);
     }
   }
 }
@@ -150,15 +238,9 @@ void TargetDiscovery::run(const std::atomic<bool>& stop) {
 void TargetDiscovery::on_fork(pid_t child, uint16_t service_id) {
   auto st = read_proc_stat(child);
   if (!st) return;  // already gone; the exit probe removed its map entry
-  WatchedProcess wp;
-  wp.pid = child;
-  wp.start_ticks = st->start_ticks;
-  wp.service_id = service_id;
-  registry_.add(wp);
+  registry_.add(WatchedProcess{child, st->start_ticks, service_id});
 }
 
-void TargetDiscovery::on_exit(pid_t pid) {
-  registry_.remove(pid);
-}
+void TargetDiscovery::on_exit(pid_t pid) { registry_.remove(pid); }
 
 }  // namespace aster

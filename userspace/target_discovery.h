@@ -1,16 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
 // Finds the processes the configuration selects and keeps the kernel's
-// watched map in step with them. The kernel's fork/exit probes do the fast
-// part (children of watched processes, exits); this rescan of /proc finds
-// new listeners and catches anything the events missed.
+// watched map in step with them. The kernel does the fast part: fork and
+// exit of watched processes are followed by the probes themselves, and
+// listen() and exec() calls arrive as events that trigger an immediate
+// check of that one process. A periodic /proc rescan catches anything else.
 #pragma once
 
 #include <sys/types.h>
 
 #include <atomic>
-#include <mutex>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
+#include <memory>
+#include <regex>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "config.h"
 #include "service_registry.h"
@@ -21,23 +27,36 @@ class TargetDiscovery {
  public:
   TargetDiscovery(const Config& cfg, ServiceRegistry& registry, int watched_map_fd, pid_t self);
 
+  // Whether the probes should report every exec (selectors by executable or
+  // cgroup need it; ports and pids do not).
+  bool needs_exec_events() const;
+
   // One pass over /proc; safe to call from one thread at a time.
   void scan();
-  // scan() every discovery interval until `stop`.
+  // Runs scan() every discovery interval, and checks requested processes
+  // as soon as they are requested, until `stop`.
   void run(const std::atomic<bool>& stop);
 
-  // From the event loop: the kernel already watches these.
+  // From the event loop; never blocks on a scan in progress.
   void on_fork(pid_t child, uint16_t service_id);
   void on_exit(pid_t pid);
+  // The process listened or exec'd: check it now, from the discovery thread.
+  void request_check(pid_t pid, bool after_exec);
 
  private:
   struct Seen {
     uint64_t start_ticks = 0;
     uint32_t scans_since_fd_check = 0;
   };
-  // Which selector picks this process, and the service name it gets; false
-  // when none does.
-  bool select(pid_t pid, const std::unordered_map<uint64_t, uint16_t>& listeners, std::string* service);
+  struct Selector {
+    const TargetSelector* cfg;
+    std::unique_ptr<std::regex> exe;
+  };
+  using Listeners = std::unordered_map<uint64_t, uint16_t>;  // socket inode -> port
+
+  // The service name for this process if a selector picks it.
+  bool select(pid_t pid, const Listeners& listeners, std::string* service);
+  void check_one(pid_t pid, bool after_exec);
   void watch(pid_t pid, uint64_t start_ticks, const std::string& service);
   void unwatch(pid_t pid);
 
@@ -45,8 +64,14 @@ class TargetDiscovery {
   ServiceRegistry& registry_;
   int map_fd_;
   pid_t self_;
+  std::vector<Selector> selectors_;
+  bool need_listeners_;
   std::unordered_map<pid_t, Seen> seen_;
-  std::mutex mu_;  // scan() vs on_fork/on_exit
+  std::mutex scan_mu_;  // scan() and check_one()
+
+  std::mutex pending_mu_;
+  std::condition_variable pending_cv_;
+  std::unordered_map<pid_t, bool> pending_;  // pid -> after exec
 };
 
 }  // namespace aster
