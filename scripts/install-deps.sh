@@ -11,12 +11,12 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 
 build=(cmake g++ make pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
-       prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev)
+       prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev libdw-dev)
 # Real servers and clients, the fuzzer runtime, promtool and a Prometheus
 # server, dpkg-dev for the .deb, setpriv (util-linux) and capsh (libcap2-bin)
 # for the privilege checks, systemd-analyze to verify the unit.
 test=(libgtest-dev googletest libclang-rt-14-dev nginx-light curl wrk python3 python3-yaml
-      prometheus dpkg-dev util-linux procps systemd libcap2-bin)
+      prometheus dpkg-dev util-linux procps systemd libcap2-bin golang-go)
 bench=(golang-go golang-github-gin-gonic-gin-dev golang-github-prometheus-client-golang-dev
        linux-perf nginx-light wrk python3)
 

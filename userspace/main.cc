@@ -14,6 +14,7 @@
 #include "config.h"
 #include "connection_tracker.h"
 #include "event_loop.h"
+#include "go_runtime.h"
 #include "http_metrics.h"
 #include "log.h"
 #include "preflight.h"
@@ -112,7 +113,10 @@ int main(int argc, char** argv) {
   auto self = std::make_shared<SelfMetrics>(stats, *probes, registry, cfg);
   self->series_count = [&http] { return http.series_count(); };
   self->path_overflows = [&http] { return http.path_overflows(); };
-  auto web = WebServer::start(cfg, {http_registry, self, std::make_shared<ProcessMetrics>(registry)}, "", &err);
+  auto web = WebServer::start(cfg,
+                              {http_registry, self, std::make_shared<ProcessMetrics>(registry),
+                               std::make_shared<GoRuntimeMetrics>(registry)},
+                              "", &err);
   if (!web) return fail(err);
   LOG_INFO("serving metrics on %s%s; watching %zu processes in %zu services", cfg.listen_address.c_str(),
            cfg.telemetry_path.c_str(), registry.process_count(), registry.service_count());

@@ -1,0 +1,75 @@
+// A Go HTTP server whose runtime figures the integration tests compare with
+// what aster-exporter reads from outside. It writes its own
+// runtime.NumGoroutine(), NumGC and PauseTotalNs to a file whenever they
+// change, from a ticker, so the truth is read without opening a connection
+// (which would itself add goroutines).
+//
+//	goserver PORT STATSFILE
+//	GET /spawn?n=K   start K goroutines that block until /release
+//	GET /release     end them
+//	GET /gc?n=K      run K garbage collections
+//	GET /hello       a small answer
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+)
+
+var (
+	mu      sync.Mutex
+	release = make(chan struct{})
+)
+
+func main() {
+	port, stats := os.Args[1], os.Args[2]
+	http.HandleFunc("/spawn", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		mu.Lock()
+		ch := release
+		mu.Unlock()
+		for i := 0; i < n; i++ {
+			go func() { <-ch }()
+		}
+		fmt.Fprint(w, "ok")
+	})
+	http.HandleFunc("/release", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		close(release)
+		release = make(chan struct{})
+		mu.Unlock()
+		fmt.Fprint(w, "ok")
+	})
+	http.HandleFunc("/gc", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		for i := 0; i < n; i++ {
+			runtime.GC()
+		}
+		fmt.Fprint(w, "ok")
+	})
+	http.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "hello") })
+	go func() {
+		last := ""
+		for range time.Tick(20 * time.Millisecond) {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			line := fmt.Sprintf("%d %d %d\n", runtime.NumGoroutine(), ms.NumGC, ms.PauseTotalNs)
+			if line != last {
+				os.WriteFile(stats+".tmp", []byte(line), 0o644)
+				os.Rename(stats+".tmp", stats)
+				last = line
+			}
+		}
+	}()
+	srv := &http.Server{Addr: "127.0.0.1:" + port}
+	srv.SetKeepAlivesEnabled(false)
+	if err := srv.ListenAndServe(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,85 @@
+"""Go runtime metrics of a watched Go program, read from outside, against
+the program's own runtime figures."""
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+
+import harness
+from harness import Exporter, Proc, curl, free_port, wait_for, wait_port
+
+GOSRC = os.path.join(harness.SERVERS, "goserver", "main.go")
+
+
+def build_goserver(out_dir):
+    binary = os.path.join(out_dir, "goserver")
+    env = dict(os.environ, GO111MODULE="off", GOCACHE=os.path.join(out_dir, "cache"), GOPATH=out_dir)
+    subprocess.run(["go", "build", "-o", binary, GOSRC], check=True, env=env, timeout=300)
+    return binary
+
+
+class GoRuntimeTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="aster-go-")
+        cls.binary = build_goserver(cls.dir)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def setUp(self):
+        self.port = free_port()
+        self.stats = os.path.join(self.dir, "stats-%d" % self.port)
+        self.server = Proc([self.binary, str(self.port), self.stats], log_name="goserver")
+        wait_port(self.port)
+        self.exporter = Exporter(f"--target.port={self.port}")
+        self.exporter.wait_watching("goserver")
+
+    def tearDown(self):
+        self.exporter.stop()
+        self.server.stop()
+
+    def truth(self):
+        """(goroutines, gc cycles, pause total ns) once the program's figures
+        have settled (the same twice, 100 ms apart)."""
+        def settled():
+            a = open(self.stats).read().split()
+            time.sleep(0.1)
+            b = open(self.stats).read().split()
+            return tuple(int(x) for x in b) if a == b else None
+        return wait_for(settled, what="the Go program's figures to settle")
+
+    def test_goroutines_threads_and_version(self):
+        curl(f"http://127.0.0.1:{self.port}/spawn?n=250")
+        goroutines, _, _ = self.truth()
+        self.assertGreaterEqual(goroutines, 250)
+        m = self.exporter.scrape()
+        self.assertEqual(m.get("go_goroutines", service="goserver"), goroutines)
+        with open(f"/proc/{self.server.pid}/status") as f:
+            threads = int(next(l for l in f if l.startswith("Threads:")).split()[1])
+        self.assertEqual(m.get("go_threads", service="goserver"), threads)
+        version = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True).stdout.strip()
+        self.assertEqual(m.get("go_info", service="goserver", version=version), 1)
+
+        curl(f"http://127.0.0.1:{self.port}/release")
+        after, _, _ = self.truth()
+        self.assertEqual(after, goroutines - 250)
+        self.assertEqual(self.exporter.scrape().get("go_goroutines", service="goserver"), after)
+
+    def test_gc_cycles_and_pause_total(self):
+        curl(f"http://127.0.0.1:{self.port}/gc?n=7")
+        _, numgc, pause_ns = self.truth()
+        self.assertGreaterEqual(numgc, 7)
+        m = self.exporter.scrape()
+        self.assertEqual(m.get("go_gc_duration_seconds_count", service="goserver"), numgc)
+        self.assertAlmostEqual(m.get("go_gc_duration_seconds_sum", service="goserver"), pause_ns / 1e9, places=9)
+        q = {l["quantile"]: v for l, v in m.select("go_gc_duration_seconds", service="goserver")}
+        self.assertEqual(set(q), {"0", "0.25", "0.5", "0.75", "1"})
+        self.assertTrue(0 < q["0"] <= q["0.5"] <= q["1"])
+
+    def test_http_metrics_for_the_go_server(self):
+        self.assertEqual(curl(*[f"http://127.0.0.1:{self.port}/hello"] * 3), [(200, 5)] * 3)
+        self.exporter.wait_count(3, service="goserver", path="/hello")
