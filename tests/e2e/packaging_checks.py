@@ -273,8 +273,8 @@ def check_dockerfile(root):
     check("Dockerfile: builds build/aster-exporter with the release CMake command",
           "cmake -S . -B build -DCMAKE_BUILD_TYPE=Release" in text and "cmake --build build -j" in text
           and "/src/build/aster-exporter" in text)
-    build_deps = "cmake g++ clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev prometheus-cpp-dev libyaml-cpp-dev".split()
-    runtime = "libbpf1 libelf1 libprometheus-cpp-pull1.0 libprometheus-cpp-core1.0 libyaml-cpp0.7 zlib1g".split()
+    build_deps = "cmake g++ clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev prometheus-cpp-dev libyaml-cpp-dev libdw-dev".split()
+    runtime = "libbpf1 libelf1 libprometheus-cpp-pull1.0 libprometheus-cpp-core1.0 libyaml-cpp0.7 libdw1 zlib1g".split()
     stages = re.split(r"^FROM\s", text, flags=re.M)
     check("Dockerfile: build stage installs the build dependencies",
           all(re.search(rf"\s{re.escape(d)}(\s|$)", stages[1]) for d in build_deps),
