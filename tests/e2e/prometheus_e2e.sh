@@ -139,6 +139,20 @@ pids+=($!)
 wait_until 15 curl -sf "http://127.0.0.1:$HTTP_PORT/" || { show_log "$WORK/http.log"; fatal "HTTP server did not start on port $HTTP_PORT"; }
 pass "HTTP server (python3 -m http.server) listening on 127.0.0.1:$HTTP_PORT"
 
+# A Go server too (the integration tests' goserver), so that the dashboard's
+# Go runtime panels (go_goroutines, go_threads, go_gc_duration_seconds) are
+# evaluated against real data. Needs golang-go (scripts/install-deps.sh).
+GO_PORT=
+if ((!STANDIN)) && command -v go >/dev/null; then
+	GO_PORT=$(free_port)
+	GOCACHE="$WORK/gocache" GO111MODULE=off go build -o "$WORK/goserver" "$REPO/tests/integration/servers/goserver/main.go" ||
+		fatal "cannot build the Go test server"
+	"$WORK/goserver" "$GO_PORT" "$WORK/gostats" >"$WORK/goserver.log" 2>&1 &
+	pids+=($!)
+	wait_until 15 curl -sf "http://127.0.0.1:$GO_PORT/hello" || fatal "Go server did not start on port $GO_PORT"
+	pass "Go HTTP server listening on 127.0.0.1:$GO_PORT"
+fi
+
 # ---- 2. the exporter ---------------------------------------------------
 EXP_PORT=$(free_port)
 EXP="http://127.0.0.1:$EXP_PORT"
@@ -147,7 +161,7 @@ if [[ ${E2E_CAPS_ONLY:-0} == 1 ]]; then
 	command -v setpriv >/dev/null || fatal "E2E_CAPS_ONLY=1 needs setpriv (util-linux)"
 	wrapper=(setpriv "--bounding-set=-all,+bpf,+perfmon,+sys_ptrace,+dac_read_search,+sys_resource" --inh-caps=-all --)
 fi
-"${wrapper[@]}" "$EXPORTER" --target.port="$HTTP_PORT" --web.listen-address="127.0.0.1:$EXP_PORT" >"$WORK/exporter.log" 2>&1 &
+"${wrapper[@]}" "$EXPORTER" --target.port="$HTTP_PORT${GO_PORT:+,$GO_PORT}" --web.listen-address="127.0.0.1:$EXP_PORT" >"$WORK/exporter.log" 2>&1 &
 exporter_pid=$!
 pids+=("$exporter_pid")
 watch_pid=$exporter_pid
@@ -267,13 +281,16 @@ for class in 2xx 4xx 5xx; do
 	fi
 done
 
+# The dashboard's $service matches with =~: cover the Go server too.
+dash_service=$service
+if [[ -n $GO_PORT && -z ${E2E_SERVICE:-} ]]; then dash_service="$service|goserver"; fi
 while read -r verdict rest; do
 	case $verdict in
 	PASS) pass "$rest" ;;
 	FAIL) fail "$rest" ;;
 	*) note "$rest" ;;
 	esac
-done < <(python3 "$E2E/promql_exprs.py" query "$PROM" "$service" "$RATE_INTERVAL" "$DASHBOARD" "$ALERTS" "$EXPECTED_EMPTY" ||
+done < <(python3 "$E2E/promql_exprs.py" query "$PROM" "$dash_service" "$RATE_INTERVAL" "$DASHBOARD" "$ALERTS" "$EXPECTED_EMPTY" ||
 	echo "FAIL promql_exprs.py query crashed")
 
 curl -sf "$EXP/metrics" >"$WORK/metrics.txt" || fail "cannot scrape $EXP/metrics"

@@ -63,10 +63,13 @@ def promql_regex_quote(s):
 
 
 def substitute(expr, service, rate_interval):
+    """`service` may name several services separated by "|": like Grafana
+    with a multi-value variable, each is quoted and the values are joined."""
+    value = "|".join(promql_regex_quote(v) for v in service.split("|"))
     return (expr.replace("$__rate_interval", rate_interval)
                 .replace("$__interval", rate_interval)
-                .replace("${service}", promql_regex_quote(service))
-                .replace("$service", promql_regex_quote(service)))
+                .replace("${service}", value)
+                .replace("$service", value))
 
 
 def load_expected_empty(path):
