@@ -105,7 +105,7 @@ void reject_unknown(const YAML::Node& map, const std::string& prefix,
 
 void apply_yaml_node(const YAML::Node& root, Config& cfg) {
   if (root.IsNull()) return;
-  reject_unknown(root, "", {"observability", "web", "targets", "capture", "bpf", "discovery", "limits"});
+  reject_unknown(root, "", {"observability", "web", "targets", "capture", "bpf", "discovery", "limits", "metrics"});
   if (auto o = root["observability"]) {
     reject_unknown(o, "observability.", {"enabled", "metrics"});
     if (o["enabled"]) cfg.observability_enabled = parse_bool("observability.enabled", scalar(o["enabled"], "observability.enabled"));
@@ -159,7 +159,12 @@ void apply_yaml_node(const YAML::Node& root, Config& cfg) {
   }
   if (auto l = root["limits"]) {
     reject_unknown(l, "limits.", {"max_paths_per_service"});
-    if (l["max_paths_per_service"]) cfg.max_paths_per_service = parse_uint("limits.max_paths_per_service", scalar(l["max_paths_per_service"], "limits.max_paths_per_service"), 1, 100000);
+    // Kept for old files: the same bound as metrics.max_series_per_family.
+    if (l["max_paths_per_service"]) cfg.metrics.max_series_per_family = parse_uint("limits.max_paths_per_service", scalar(l["max_paths_per_service"], "limits.max_paths_per_service"), 1, 100000);
+  }
+  if (auto m = root["metrics"]) {
+    std::string err = parse_metrics_options(m, "metrics.", cfg.metrics);
+    if (!err.empty()) throw ConfigError{err};
   }
 }
 
@@ -208,7 +213,10 @@ void apply_flag(const Flag& f, Config& cfg) {
   } else if (f.name == "bpf.poll-interval-ms") {
     cfg.poll_interval_ms = parse_uint(key, need(), 1, 1000);
   } else if (f.name == "limits.max-paths-per-service") {
-    cfg.max_paths_per_service = parse_uint(key, need(), 1, 100000);
+    cfg.metrics.max_series_per_family = parse_uint(key, need(), 1, 100000);
+  } else if (is_metrics_flag(f.name)) {
+    std::string err = apply_metrics_flag(f.name, need(), cfg.metrics);
+    if (!err.empty()) throw ConfigError{err};
   } else if (f.name == "log.level") {
     const std::string& v = need();
     if (v == "debug") cfg.log_level = LogLevel::kDebug;
@@ -257,7 +265,8 @@ std::string usage_text() {
       "                                   or syscalls (syscall tracepoints; the fallback)\n"
       "  --bpf.ringbuf-bytes=N            ring buffer size, a power of two (default 8388608)\n"
       "  --bpf.poll-interval-ms=N         longest delay before events are read (default 10)\n"
-      "  --limits.max-paths-per-service=N path label values per service before \"_other_\" (default 1000)\n"
+      "  --limits.max-paths-per-service=N the same as --metrics.max-series-per-family (older name)\n" +
+      metrics_flags_usage() +
       "  --discovery.interval-ms=N        /proc rescan period for new listeners (default 1000)\n"
       "  --log.level=LEVEL                debug, info, warn or error (default info)\n"
       "  --version                        print the version and exit\n"

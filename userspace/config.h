@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "log.h"
+#include "metrics_options.h"
 
 namespace aster {
 
@@ -41,8 +42,8 @@ struct Config {
   uint32_t ringbuf_bytes = 8u << 20;
   // Longest time an event waits in the ring buffer before userspace reads it.
   uint32_t poll_interval_ms = 10;
-  // Distinct path label values per service before new ones go to "_other_".
-  uint32_t max_paths_per_service = 1000;
+  // Naming, labels, cardinality bounds, route templates, business gauges.
+  MetricsOptions metrics;
   // How often /proc is rescanned for new listeners of the selected ports.
   uint32_t discovery_interval_ms = 1000;
   std::string config_file;

@@ -26,8 +26,19 @@ bool looks_like_response_start(const uint8_t* p, size_t n) {
 
 Connection::Connection(uint64_t conn_id, uint16_t service_id, PipelineStats& stats,
                        HttpMetrics& metrics)
-    : conn_id_(conn_id), service_id_(service_id), stats_(stats), metrics_(metrics) {
+    : conn_id_(conn_id),
+      service_id_(service_id),
+      stats_(stats),
+      metrics_(metrics),
+      observer_(metrics.request_observer()) {
   exchanges_.resize(4);
+}
+
+Connection::~Connection() {
+  // Requests still outstanding end here (expired without a close).
+  if (observer_) {
+    while (fifo_size_ > 0) fifo_pop();
+  }
 }
 
 void Connection::on_data(const aster_event& ev, const uint8_t* payload) {
@@ -175,6 +186,12 @@ Connection::Exchange& Connection::fifo_push() {
 }
 
 void Connection::fifo_pop() {
+  // Every exchange leaves through here: recorded, unanswered at close, or
+  // dropped by the pipelining bound.
+  if (observer_) {
+    const Exchange& x = fifo_at(0);
+    observer_->on_request_end(service_id_, x.method, x.path);
+  }
   head_ = (head_ + 1) % exchanges_.size();
   --fifo_size_;
   ++front_seq_;
@@ -228,6 +245,7 @@ ResponseFraming Connection::RequestSink::on_head(const MessageHead& head, uint64
   x.method = head.method;
   x.path.assign(head.path);
   x.first_byte_ns = first_byte_ns;
+  if (c_.observer_) c_.observer_->on_request_start(c_.service_id_, x.method, x.path);
   return ResponseFraming::kFromHeaders;
 }
 

@@ -25,6 +25,7 @@ class Connection {
   static constexpr uint64_t kMaxUnclassifiedBytes = 256 * 1024;
 
   Connection(uint64_t conn_id, uint16_t service_id, PipelineStats& stats, HttpMetrics& metrics);
+  ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -103,6 +104,7 @@ class Connection {
   uint16_t service_id_;
   PipelineStats& stats_;
   HttpMetrics& metrics_;
+  RequestObserver* observer_;  // null unless an in-flight gauge is configured
   Role role_ = Role::kUnknown;
   uint64_t unclassified_bytes_ = 0;
   uint64_t last_activity_ns_ = 0;

@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
   ServiceRegistry registry;
   PipelineStats stats;
   auto http_registry = std::make_shared<prometheus::Registry>();
-  HttpMetrics http(*http_registry, cfg.max_paths_per_service,
+  HttpMetrics http(*http_registry, cfg.metrics,
                    [&registry](uint16_t id) { return registry.name(id); });
   TargetDiscovery discovery(cfg, registry, probes->watched_fd(), getpid());
   discovery.scan();
@@ -113,6 +113,8 @@ int main(int argc, char** argv) {
   auto self = std::make_shared<SelfMetrics>(stats, *probes, registry, cfg);
   self->series_count = [&http] { return http.series_count(); };
   self->path_overflows = [&http] { return http.path_overflows(); };
+  self->series_overflows = [&http] { return http.series_overflows(); };
+  self->learned_collapses = [&http] { return http.learned_collapses(); };
   auto web = WebServer::start(cfg,
                               {http_registry, self, std::make_shared<ProcessMetrics>(registry),
                                std::make_shared<GoRuntimeMetrics>(registry)},

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Turns a request path into a bounded label value: identifier-like segments
-// become ":id", and past a per-service budget of distinct values every new
-// one becomes "_other_", so no traffic pattern can grow the series count
-// without bound.
+// The identifier heuristic (identifier-like segments become ":id") and the
+// budget of distinct label values that interns them; route_learner.h builds
+// the path label from both, after the configured route templates.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +34,8 @@ class PathBudget {
   const std::string* admit(const std::string& collapsed);
   size_t size() const { return known_.size(); }
   uint64_t overflowed() const { return overflowed_; }
+  // The "_other_" value admit() returns past the budget.
+  const std::string* overflow_value() const { return &overflow_; }
 
  private:
   uint32_t max_values_;

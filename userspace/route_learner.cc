@@ -11,6 +11,10 @@ bool printable(std::string_view s) {
   return true;
 }
 
+// Marks a node whose label was refused (the budget was spent when it was
+// first reached), so later requests need no second look-up.
+const std::string kNoLabel;
+
 }  // namespace
 
 size_t RouteLearner::subtree_size(const Node& n) {
@@ -18,11 +22,6 @@ size_t RouteLearner::subtree_size(const Node& n) {
   for (const auto& [key, child] : n.children) total += subtree_size(*child);
   if (n.param) total += subtree_size(*n.param);
   return total;
-}
-
-const std::string* RouteLearner::overflow() {
-  ++overflowed_;
-  return &overflow_;
 }
 
 const std::string* RouteLearner::label(std::string_view path) {
@@ -69,7 +68,8 @@ const std::string* RouteLearner::label(std::string_view path) {
       next = n->param.get();
       key = kLearnedParam;
     } else if (nodes_ >= limits_.max_nodes) {
-      return overflow();
+      ++overflowed_;
+      return nullptr;
     } else {
       next = n->children.emplace(std::string(key), std::make_unique<Node>()).first->second.get();
       ++nodes_;
@@ -81,8 +81,14 @@ const std::string* RouteLearner::label(std::string_view path) {
     i = end + 1;
     ++index;
   }
-  if (!n->label) n->label = labels_.admit(scratch_);
-  if (n->label->data() == kOverflowPath.data() || *n->label == kOverflowPath) ++overflowed_;
+  if (!n->label) {
+    const std::string* l = labels_.admit(scratch_);
+    n->label = l == labels_.overflow_value() ? &kNoLabel : l;
+  }
+  if (n->label == &kNoLabel) {
+    ++overflowed_;
+    return nullptr;
+  }
   return n->label;
 }
 

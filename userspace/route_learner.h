@@ -46,10 +46,11 @@ class RouteLearner {
   explicit RouteLearner(Limits limits) : limits_(limits), labels_(limits.max_labels) {}
 
   // The label for `path` (query already stripped), stable for the
-  // learner's life. Allocation-free once a path of this shape was seen.
+  // learner's life; null when a budget is spent (the caller then uses its
+  // "_other_" series). Allocation-free once a path of this shape was seen.
   const std::string* label(std::string_view path);
 
-  uint64_t overflowed() const { return overflowed_; }  // requests labelled "_other_"
+  uint64_t overflowed() const { return overflowed_; }  // requests given no label
   uint64_t collapses() const { return collapses_; }    // positions collapsed so far
   size_t label_count() const { return labels_.size(); }
   size_t node_count() const { return nodes_; }
@@ -61,7 +62,6 @@ class RouteLearner {
     const std::string* label = nullptr;
   };
   static size_t subtree_size(const Node& n);
-  const std::string* overflow();
 
   Limits limits_;
   PathBudget labels_;  // interns label strings; they outlive collapsed nodes
@@ -71,7 +71,6 @@ class RouteLearner {
   uint64_t collapses_ = 0;
   std::string scratch_;      // the label being built
   std::string clean_;        // a segment with non-printable bytes replaced
-  std::string overflow_{kOverflowPath};
 };
 
 }  // namespace aster

@@ -96,6 +96,15 @@ std::vector<prometheus::MetricFamily> SelfMetrics::Collect() const {
   counter("aster_exporter_pipeline_overflow_total", "Outstanding requests dropped because a connection held too many.", stats_.pipeline_overflow.get());
   if (series_count) gauge("aster_exporter_http_series", "Label combinations in the aster_http_* families.", series_count());
   if (path_overflows) counter("aster_exporter_path_overflow_total", "Requests whose path went to \"_other_\" because the per-service budget was spent.", path_overflows());
+  if (series_overflows) {
+    FamilyBuilder b("aster_exporter_series_overflow_total",
+                    "Requests recorded in a family's path=\"_other_\" series because the service's series cap "
+                    "(metrics.max_series_per_family) for that family was reached.",
+                    MetricType::Counter);
+    for (const auto& o : series_overflows()) b.add(static_cast<double>(o.requests), {{"service", o.service}, {"family", o.family}});
+    out.push_back(b.take());
+  }
+  if (learned_collapses) counter("aster_exporter_route_positions_collapsed_total", "Path positions collapsed to \":param\" after showing more distinct values than metrics.learn_threshold.", learned_collapses());
   gauge("aster_exporter_watched_processes", "Processes the probes watch.", registry_.process_count());
   // Occupancy of the kernel's watched map, to show state is freed when
   // processes exit (walked key by key: at most ASTER_MAX_WATCHED entries).

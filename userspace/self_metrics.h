@@ -25,6 +25,8 @@ class SelfMetrics : public prometheus::Collectable {
   // The series count lives on the event-loop thread; read it through this.
   std::function<size_t()> series_count;
   std::function<uint64_t()> path_overflows;
+  std::function<std::vector<HttpMetrics::FamilyOverflow>()> series_overflows;
+  std::function<uint64_t()> learned_collapses;
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:

@@ -36,6 +36,7 @@ TEST(PathBudget, CapsDistinctValuesAndCountsOverflow) {
   EXPECT_EQ(*b.admit("/b"), "/b") << "values admitted before the cap keep their own series";
   EXPECT_EQ(b.size(), 3u);
   EXPECT_EQ(b.overflowed(), 2u);
+  EXPECT_EQ(b.admit("/f"), b.overflow_value()) << "one overflow value, comparable by address";
 }
 
 }  // namespace
