@@ -103,6 +103,10 @@ enum aster_counter {
 struct aster_conn_state {
 	__u64 conn_id;
 	__u64 stream_pos[2]; /* indexed by enum aster_direction */
+	/* Fallback mode: the socket's inode number. A socket freed and another
+	 * allocated at the same address has another inode, so it starts over
+	 * instead of inheriting this state. */
+	__u64 sock_ino;
 };
 
 #endif /* ASTER_EVENTS_H */

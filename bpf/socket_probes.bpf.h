@@ -112,8 +112,9 @@ int BPF_PROG(sock_state_storage, const struct sock *sk, int oldstate, int newsta
 		return 0;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	emit_simple(ASTER_EVENT_CLOSE, st->conn_id, pid_tgid >> 32, (__u32)pid_tgid, 0);
-	/* A socket can be reused after TCP_CLOSE (connect() again): start over. */
-	bpf_sk_storage_delete(&conn_storage, (struct sock *)sk);
+	/* The state is not deleted here: a reset can close the socket on one
+	 * CPU while a send on another is just returning, and that send's record
+	 * must keep this connection id. The storage goes with the socket. */
 	return 0;
 }
 

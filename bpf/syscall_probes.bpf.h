@@ -34,7 +34,7 @@ static __always_inline int save_args(struct trace_event_raw_sys_enter *ctx, __u8
 	return 0;
 }
 
-static __always_inline struct sock *sock_of_fd(__s32 fd)
+static __always_inline struct sock *sock_of_fd(__s32 fd, __u64 *ino)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
@@ -46,6 +46,7 @@ static __always_inline struct sock *sock_of_fd(__s32 fd)
 		return 0;
 	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
 		return 0;
+	*ino = BPF_CORE_READ(file, f_inode, i_ino);
 	struct socket *sock = BPF_CORE_READ(file, private_data);
 	return sock ? BPF_CORE_READ(sock, sk) : 0;
 }
@@ -62,14 +63,20 @@ static __always_inline int finish_io(struct trace_event_raw_sys_exit *ctx)
 	long ret = ctx->ret;
 	if (ret <= 0)
 		return 0;
-	struct sock *sk = sock_of_fd(saved.fd);
+	__u64 ino = 0;
+	struct sock *sk = sock_of_fd(saved.fd, &ino);
 	if (!is_tcp_socket(sk))
 		return 0;
 
 	__u64 key = (__u64)sk;
 	struct aster_conn_state *st = bpf_map_lookup_elem(&conn_by_sock, &key);
+	if (st && st->sock_ino != ino) {
+		/* Another socket at a recycled address: start over. */
+		bpf_map_delete_elem(&conn_by_sock, &key);
+		st = 0;
+	}
 	if (!st) {
-		struct aster_conn_state fresh = {};
+		struct aster_conn_state fresh = {.sock_ino = ino};
 		if (bpf_map_update_elem(&conn_by_sock, &key, &fresh, BPF_NOEXIST) == -7 /* E2BIG */)
 			count(ASTER_CTR_CONN_STATE_FULL, 1);
 		st = bpf_map_lookup_elem(&conn_by_sock, &key);
@@ -132,7 +139,9 @@ int BPF_PROG(sock_state_hash, const struct sock *sk, int oldstate, int newstate)
 		return 0;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	emit_simple(ASTER_EVENT_CLOSE, st->conn_id, pid_tgid >> 32, (__u32)pid_tgid, 0);
-	bpf_map_delete_elem(&conn_by_sock, &key);
+	/* Kept, not deleted: a send still returning on another CPU must find
+	 * the same connection id. A new socket at this address is told apart
+	 * by its inode; the LRU map bounds what stays behind. */
 	return 0;
 }
 

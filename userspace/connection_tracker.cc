@@ -7,6 +7,8 @@ namespace aster {
 namespace {
 // Held records wait this many drained batches for the record before them.
 constexpr uint64_t kHoldBatches = 2;
+// Batches a closed connection waits for records queued behind its close.
+constexpr uint64_t kCloseGraceBatches = 2;
 constexpr uint64_t kSweepEveryNs = 10ull * 1000000000;
 }  // namespace
 
@@ -50,13 +52,7 @@ void ConnectionTracker::on_record(const void* data, size_t size) {
     }
     case ASTER_EVENT_CLOSE: {
       stats_.events_close.add();
-      auto it = conns_.find(ev.conn_id);
-      if (it == conns_.end()) return;
-      it->second->on_close(ev.timestamp_ns);
-      if (last_ == it->second.get()) last_ = nullptr;
-      conns_.erase(it);
-      stats_.connections_closed.add();
-      stats_.connections_tracked.store(conns_.size(), std::memory_order_relaxed);
+      if (conns_.count(ev.conn_id)) closing_.push_back(Closing{ev.conn_id, batch_, ev.timestamp_ns});
       return;
     }
     case ASTER_EVENT_PROC_FORK:
@@ -80,8 +76,27 @@ void ConnectionTracker::on_record(const void* data, size_t size) {
   }
 }
 
+void ConnectionTracker::finish(uint64_t conn_id, uint64_t ts_ns) {
+  auto it = conns_.find(conn_id);
+  if (it == conns_.end()) return;
+  it->second->on_close(ts_ns);
+  if (last_ == it->second.get()) last_ = nullptr;
+  conns_.erase(it);
+  stats_.connections_closed.add();
+  stats_.connections_tracked.store(conns_.size(), std::memory_order_relaxed);
+}
+
 void ConnectionTracker::end_batch(uint64_t now_ns) {
   ++batch_;
+  for (size_t i = 0; i < closing_.size();) {
+    if (batch_ - closing_[i].batch >= kCloseGraceBatches) {
+      finish(closing_[i].conn_id, closing_[i].ts_ns);
+      closing_[i] = closing_.back();
+      closing_.pop_back();
+    } else {
+      ++i;
+    }
+  }
   for (size_t i = 0; i < holding_.size();) {
     auto it = conns_.find(holding_[i]);
     if (it == conns_.end() || !it->second->flush_held(batch_, kHoldBatches)) {

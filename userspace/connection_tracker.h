@@ -51,6 +51,15 @@ class ConnectionTracker {
   uint64_t batch_ = 0;
   uint64_t last_sweep_ns_ = 0;
   std::vector<uint64_t> holding_;  // connections with held records
+  // Closed connections wait a few batches before they are finished: a
+  // reset can queue the close record just ahead of the last send's record.
+  struct Closing {
+    uint64_t conn_id;
+    uint64_t batch;
+    uint64_t ts_ns;
+  };
+  std::vector<Closing> closing_;
+  void finish(uint64_t conn_id, uint64_t ts_ns);
 };
 
 }  // namespace aster

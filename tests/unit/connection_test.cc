@@ -54,6 +54,10 @@ class Harness {
     ev.kind = ASTER_EVENT_CLOSE;
     tracker.on_record(&ev, sizeof ev);
   }
+  // Lets the batches pass after which a closed connection is finished.
+  void settle() {
+    for (int i = 0; i < 3; ++i) tracker.end_batch(0);
+  }
 
   // Sum of a family's samples whose labels include all of `want`.
   double value(const std::string& family, std::map<std::string, std::string> want, const char* field = "count") {
@@ -141,6 +145,7 @@ TEST(Connection, EarlyAnswerBeforeTheBodyWasRead) {
   h.data(5, OUT, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", 2 * ms);
   EXPECT_EQ(h.value("aster_http_requests_total", {}), 0) << "recorded when the request completes or the connection closes";
   h.close(5, 3 * ms);
+  h.settle();
   EXPECT_EQ(h.value("aster_http_requests_total", {{"status", "4xx"}, {"path", "/big"}}), 1);
   EXPECT_EQ(h.tracker.size(), 0u);
 }
@@ -163,9 +168,24 @@ TEST(Connection, CloseDelimitedResponseEndsAtClose) {
   h.data(7, OUT, std::string(50000, 'z'), 4 * ms, 4096);
   EXPECT_EQ(h.value("aster_http_requests_total", {}), 0);
   h.close(7, 9 * ms);
+  h.settle();
   EXPECT_EQ(h.value("aster_http_response_size_bytes", {{"path", "/old"}}, "sum"), 50000);
   EXPECT_DOUBLE_EQ(h.value("aster_http_request_duration_seconds", {{"path", "/old"}}, "sum"), 0.003)
       << "ends at the last write, not at the close";
+}
+
+TEST(Connection, CloseQueuedAheadOfTheLastResponseStillCounts) {
+  // A reset closes the socket on one CPU while the server's send returns
+  // on another: the close record can come first.
+  Harness h;
+  h.data(13, IN, "GET /last HTTP/1.1\r\n\r\n", 1 * ms);
+  h.close(13, 2 * ms);
+  h.tracker.end_batch(0);
+  h.data(13, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 3 * ms);
+  h.settle();
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"path", "/last"}, {"status", "2xx"}}), 1);
+  EXPECT_EQ(h.stats.requests_unanswered.get(), 0u);
+  EXPECT_EQ(h.tracker.size(), 0u);
 }
 
 TEST(Connection, ClientConnectionsAreNotCounted) {
