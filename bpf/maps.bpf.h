@@ -37,6 +37,9 @@ struct {
  * are ever filled; the rest lets the verifier prove that a copy of a masked
  * length (< 2 * max) at a masked offset (< max) stays inside. */
 struct aster_scratch {
+	/* Records emitted on this CPU since the ring's fill level was last
+	 * checked (the check costs ~80 ns: do it every 64th record). */
+	__u64 since_fill_check;
 	struct aster_event ev;
 	__u8 data[ASTER_CAPTURE_MAX * 3];
 };

@@ -66,6 +66,8 @@ class Proc:
             return f.read()
 
     def stop(self):
+        if self.log.closed:
+            return  # already stopped
         if self.p.poll() is None:
             try:
                 os.killpg(self.p.pid, signal.SIGTERM)
@@ -147,12 +149,21 @@ http {{
         os.chmod(path, 0o644)
         return size
 
-    def truth(self):
-        """(method, path, status class) -> [count, body bytes] from the access log."""
+    def truth(self, skip_unsent_get=False):
+        """(method, path, status class) -> [count, body bytes] from the access log.
+
+        skip_unsent_get: leave out GETs that nginx logged with no body byte
+        sent. When a client resets a connection (wrk at its deadline) nginx
+        still logs the request it was answering although its write failed:
+        no response left the server, so there is nothing to count."""
         out = {}
+        self.unsent = 0
         with open(self.access_log) as f:
             for line in f:
                 method, uri, status, sent, _ = line.split(" ")
+                if skip_unsent_get and method == "GET" and status == "200" and sent == "0":
+                    self.unsent += 1
+                    continue
                 key = (method, uri.split("?")[0], status[0] + "xx")
                 rec = out.setdefault(key, [0, 0])
                 rec[0] += 1

@@ -34,13 +34,12 @@ class GoRuntimeTest(unittest.TestCase):
         self.port = free_port()
         self.stats = os.path.join(self.dir, "stats-%d" % self.port)
         self.server = Proc([self.binary, str(self.port), self.stats], log_name="goserver")
+        # Cleanups (unlike tearDown) also run when setUp fails half-way.
+        self.addCleanup(self.server.stop)
         wait_port(self.port)
         self.exporter = Exporter(f"--target.port={self.port}")
+        self.addCleanup(self.exporter.stop)
         self.exporter.wait_watching("goserver")
-
-    def tearDown(self):
-        self.exporter.stop()
-        self.server.stop()
 
     def truth(self):
         """(goroutines, gc cycles, pause total ns) once the program's figures
