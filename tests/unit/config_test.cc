@@ -101,6 +101,8 @@ TEST_F(ConfigTest, UnknownKeysAndBadValuesAreNamed) {
       {"capture:\n  bytes: 10\n", "capture.bytes"},
       {"bpf:\n  attach_mode: kprobe\n", "bpf.attach_mode"},
       {"observability: [1, 2\n", "not valid YAML"},
+      {"metrics:\n  routes:\n    - templat: /x\n", "metrics.routes[0].templat"},
+      {"metrics:\n  status_label: exact\n", "metrics.status_label"},
   };
   for (const auto& c : cases) {
     std::string file = write_file(c.yaml);
