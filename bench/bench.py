@@ -1,0 +1,814 @@
+#!/usr/bin/env python3
+"""aster-exporter benchmark driver. Start it through bench/run.sh, which
+builds what it needs and sets the environment up; this file runs the
+servers, the load and the variants, and prints figures. It never passes or
+fails on time.
+
+Phases:
+  1. throughput/latency/CPU: per scenario, PAIRS rounds; each round runs the
+     unwatched baseline and then every variant (in an order that rotates
+     from round to round), and each variant's ratio is taken against the
+     baseline of its own round. Medians over rounds.
+  2. exactness: the exporter's counts and body-size sums against the Go
+     server's own /metrics (in-process middleware) and nginx's access log,
+     in each attach mode.
+  3. memory per 1000 series: 10 000 distinct paths.
+  4. slowdown of an unwatched syscall-heavy process while the exporter runs.
+  5. profile of the exporter under the Go tiny saturated load (perf) and
+     per-program bpf_stats.
+"""
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import http.client
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.environ.get("OUT", "/tmp/aster-bench")
+EXPORTER = os.environ["EXPORTER"]
+PAIRS = int(os.environ.get("PAIRS", "8"))
+DURATION = int(os.environ.get("DURATION", "4"))
+CONNS = int(os.environ.get("CONNS", "32"))
+THREADS = int(os.environ.get("THREADS", "1"))
+SCENARIOS = os.environ.get("SCENARIOS", "go-tiny,go-work,nginx-small,nginx-large").split(",")
+SYSCALLS_ALL = os.environ.get("SYSCALLS_ALL", "0") == "1"
+PHASES = os.environ.get("PHASES", "load,exact,memory,syscall,profile").split(",")
+SERIES_PATHS = int(os.environ.get("SERIES_PATHS", "10000"))
+
+GO_PORT, GO_MW_PORT, NGINX_PORT, EXP_PORT = 18080, 18081, 18090, 18497
+EXP_URL = f"http://127.0.0.1:{EXP_PORT}/metrics"
+
+children = []  # every process we start: (Popen, name)
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+# ---------------------------------------------------------------- processes
+
+def start(cmd, name, stdout=None, stderr=None):
+    p = subprocess.Popen(cmd, stdout=stdout or subprocess.DEVNULL,
+                         stderr=stderr or subprocess.DEVNULL, start_new_session=True)
+    children.append((p, name))
+    return p
+
+
+def stop(p, sig=signal.SIGTERM, timeout=10):
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, sig)  # its own session: itself and what it forked
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    children[:] = [(c, n) for c, n in children if c is not p]
+
+
+def stop_all():
+    for p, _ in list(children):
+        stop(p)
+
+
+def wait_port(port, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            c.request("GET", "/")
+            c.getresponse().read()
+            c.close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing answers on port {port}")
+
+
+def children_of(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                if ppid == pid:
+                    out.append(int(d))
+            except OSError:
+                pass
+    return out
+
+
+# ------------------------------------------------------------- measurement
+
+def cpu_ns(pids):
+    """CPU time of every thread of these processes (schedstat, ns)."""
+    total = 0
+    for pid in pids:
+        try:
+            for t in os.listdir(f"/proc/{pid}/task"):
+                try:
+                    with open(f"/proc/{pid}/task/{t}/schedstat") as f:
+                        total += int(f.read().split()[0])
+                except OSError:
+                    pass
+        except OSError:
+            pass
+    return total
+
+
+def stat_cpu_us(pid):
+    """utime+stime of a process from /proc/PID/stat, in microseconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    return ticks * 1e6 / os.sysconf("SC_CLK_TCK")
+
+
+def status_kb(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def fetch(url, timeout=5):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.read().decode()
+
+
+LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_metrics(text):
+    out = []
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = LINE.match(line)
+        if m:
+            labels = dict(LABEL.findall(m.group(2) or ""))
+            out.append((m.group(1), labels, float(m.group(3))))
+    return out
+
+
+def metric_sum(metrics, name, **want):
+    return sum(v for n, l, v in metrics if n == name and all(l.get(k) == w for k, w in want.items()))
+
+
+def metric_by(metrics, name, key):
+    out = {}
+    for n, l, v in metrics:
+        if n == name:
+            out[l.get(key)] = out.get(l.get(key), 0) + v
+    return out
+
+
+def empty_probe_ns():
+    """run_time_ns and run_cnt summed over the loaded empty_* programs."""
+    progs = json.loads(subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True,
+                                      text=True, check=True).stdout)
+    ns = sum(p.get("run_time_ns", 0) for p in progs if p.get("name", "").startswith("empty_"))
+    cnt = sum(p.get("run_cnt", 0) for p in progs if p.get("name", "").startswith("empty_"))
+    return ns, cnt
+
+
+def dur_us(text):
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    v = float(m.group(1))
+    return v * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
+
+
+def wrk(url, duration, script=None, conns=CONNS, threads=THREADS, env=None):
+    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--latency"]
+    if script:
+        cmd += ["-s", script]
+    cmd.append(url)
+    p = start(cmd, "wrk", stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = p.communicate()[0].decode()
+    stop(p)
+    res = {"raw": out}
+    m = re.search(r"(\d+) requests in", out)
+    res["requests"] = int(m.group(1)) if m else 0
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    res["rps"] = float(m.group(1)) if m else 0.0
+    for q in ("50", "99"):
+        m = re.search(rf"^\s+{q}%\s+(\S+)", out, re.M)
+        res[f"p{q}"] = dur_us(m.group(1)) if m else float("nan")
+    m = re.search(r"Socket errors: (.*)", out)
+    res["socket_errors"] = m.group(1) if m else ""
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    res["non2xx"] = int(m.group(1)) if m else 0
+    return res
+
+
+# ---------------------------------------------------------------- servers
+
+class Servers:
+    def __init__(self):
+        self.go = start([f"{OUT}/goserver", "-addr", f"127.0.0.1:{GO_PORT}"], "goserver")
+        self.go_mw = start([f"{OUT}/goserver", "-addr", f"127.0.0.1:{GO_MW_PORT}", "-middleware"],
+                           "goserver-mw")
+        self.nginx = start(["nginx", "-c", f"{OUT}/nginx.conf", "-g", "daemon off;"], "nginx",
+                           stderr=open(f"{OUT}/nginx-stderr.log", "w"))
+        for port in (GO_PORT, GO_MW_PORT, NGINX_PORT):
+            wait_port(port)
+
+    def nginx_pids(self):
+        return [self.nginx.pid] + children_of(self.nginx.pid)
+
+
+def write_nginx_conf():
+    www = f"{OUT}/www"
+    os.makedirs(www, exist_ok=True)
+    os.makedirs(f"{OUT}/nginx-tmp", exist_ok=True)
+    with open(f"{www}/small.html", "w") as f:  # the size of nginx's welcome page
+        f.write("<!DOCTYPE html>\n<html><head><title>bench</title></head><body>\n"
+                + "<p>aster-exporter benchmark static page.</p>\n" * 12 + "</body></html>\n")
+    with open(f"{www}/large.bin", "wb") as f:
+        f.write(os.urandom(1 << 20))
+    with open(f"{OUT}/nginx.conf", "w") as f:
+        f.write(f"""
+worker_processes 1;
+pid {OUT}/nginx.pid;
+error_log {OUT}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    log_format bench '$request_method $uri $status $body_bytes_sent';
+    access_log {OUT}/access.log bench buffer=64k flush=100ms;
+    client_body_temp_path {OUT}/nginx-tmp;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    keepalive_timeout 65;
+    default_type application/octet-stream;
+    server {{
+        listen 127.0.0.1:{NGINX_PORT};
+        root {www};
+        location / {{ }}
+    }}
+}}
+""")
+
+
+# --------------------------------------------------------------- variants
+
+class Exporter:
+    def __init__(self, mode, ports, expect_procs, extra=()):
+        self.log = open(f"{OUT}/exporter-{mode}.log", "a")
+        cmd = [EXPORTER, f"--target.port={','.join(map(str, ports))}",
+               f"--web.listen-address=127.0.0.1:{EXP_PORT}", f"--bpf.attach-mode={mode}",
+               "--log.level=warn", *extra]
+        self.p = start(cmd, "aster-exporter", stdout=self.log, stderr=self.log)
+        end = time.time() + 20
+        while True:
+            if self.p.poll() is not None:
+                raise RuntimeError(f"aster-exporter exited ({self.p.returncode}); see {OUT}/exporter-{mode}.log")
+            try:
+                m = parse_metrics(fetch(EXP_URL))
+                if metric_sum(m, "aster_exporter_watched_processes") >= expect_procs:
+                    break
+            except OSError:
+                pass
+            if time.time() > end:
+                raise RuntimeError("aster-exporter did not start watching in 20 s")
+            time.sleep(0.05)
+        self.pid = self.p.pid
+
+    def metrics(self):
+        return parse_metrics(fetch(EXP_URL))
+
+    def close(self):
+        stop(self.p)
+        self.log.close()
+
+
+class EmptyProbes:
+    def __init__(self, mode):
+        self.p = start([f"{OUT}/empty_probes", mode], "empty_probes", stdout=subprocess.PIPE,
+                       stderr=open(f"{OUT}/empty_probes.log", "a"))
+        line = self.p.stdout.readline().decode().strip()
+        if line != "ready":
+            raise RuntimeError(f"empty_probes {mode} did not attach; see {OUT}/empty_probes.log")
+
+    def close(self):
+        stop(self.p)
+
+
+SCEN = {
+    "go-tiny": dict(port=GO_PORT, path="/tiny", kind="go"),
+    "go-work": dict(port=GO_PORT, path="/work/4242", kind="go"),
+    "nginx-small": dict(port=NGINX_PORT, path="/small.html", kind="nginx"),
+    "nginx-large": dict(port=NGINX_PORT, path="/large.bin", kind="nginx"),
+}
+
+
+def variants_for(name):
+    v = ["aster-socket"]
+    if name == "go-tiny" or SYSCALLS_ALL:
+        v.append("aster-syscalls")
+    v += ["empty-socket", "empty-syscalls"]
+    if SCEN[name]["kind"] == "go":
+        v.append("in-process-mw")
+    return v
+
+
+def run_one(servers, name, variant):
+    sc = SCEN[name]
+    port = sc["port"]
+    if sc["kind"] == "go":
+        server_pids = [servers.go.pid]
+        if variant == "in-process-mw":
+            port, server_pids = GO_MW_PORT, [servers.go_mw.pid]
+        expect = 1
+    else:
+        server_pids = servers.nginx_pids()
+        expect = len(server_pids)
+    helper = None
+    if variant.startswith("aster-"):
+        helper = Exporter(variant.split("-", 1)[1], [port], expect)
+    elif variant.startswith("empty-"):
+        helper = EmptyProbes(variant.split("-", 1)[1])
+
+    def snap():
+        s = {"server": cpu_ns(server_pids)}
+        if isinstance(helper, Exporter):
+            m = helper.metrics()
+            s["exp_cpu"] = cpu_ns([helper.pid])
+            s["exp_stat_us"] = stat_cpu_us(helper.pid)
+            s["bpf_ns"] = metric_sum(m, "aster_exporter_bpf_program_run_seconds_total") * 1e9
+            s["bpf_prog_ns"] = {k: v * 1e9 for k, v in metric_by(m, "aster_exporter_bpf_program_run_seconds_total", "program").items()}
+            s["bpf_prog_runs"] = metric_by(m, "aster_exporter_bpf_program_runs_total", "program")
+            s["lost"] = metric_sum(m, "aster_exporter_events_lost_total")
+        elif isinstance(helper, EmptyProbes):
+            s["bpf_ns"], _ = empty_probe_ns()
+        return s
+
+    try:
+        before = snap()
+        w = wrk(f"http://127.0.0.1:{port}{sc['path']}", DURATION)
+        time.sleep(0.3)  # the exporter drains its ring every 10 ms
+        after = snap()
+        r = dict(rps=w["rps"], p50=w["p50"], p99=w["p99"], requests=w["requests"],
+                 non2xx=w["non2xx"], socket_errors=w["socket_errors"])
+        n = max(w["requests"], 1)
+        r["server_us"] = (after["server"] - before["server"]) / n / 1e3
+        if "bpf_ns" in before:
+            r["bpf_ns"] = (after["bpf_ns"] - before["bpf_ns"]) / n
+        if isinstance(helper, Exporter):
+            r["exp_us"] = (after["exp_cpu"] - before["exp_cpu"]) / n / 1e3
+            r["exp_stat_us"] = (after["exp_stat_us"] - before["exp_stat_us"]) / n
+            r["lost"] = after["lost"] - before["lost"]
+            r["hwm_kb"] = status_kb(helper.pid, "VmHWM")
+            r["prog"] = {k: ((after["bpf_prog_ns"].get(k, 0) - before["bpf_prog_ns"].get(k, 0)) / n,
+                             (after["bpf_prog_runs"].get(k, 0) - before["bpf_prog_runs"].get(k, 0)) / n)
+                         for k in after["bpf_prog_ns"]}
+            m = helper.metrics()
+            r["counted"] = metric_sum(m, "aster_http_requests_total")
+        return r
+    finally:
+        if helper:
+            helper.close()
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+
+def phase_load(servers):
+    log(f"\n== load: {PAIRS} rounds x {DURATION} s, wrk -t{THREADS} -c{CONNS}, per scenario ==")
+    table = []
+    profile_progs = {}
+    for name in SCENARIOS:
+        variants = variants_for(name)
+        # warm-up: the server, the page cache, the JIT of the probes' paths
+        wrk(f"http://127.0.0.1:{SCEN[name]['port']}{SCEN[name]['path']}", 1)
+        rounds = []
+        for i in range(PAIRS):
+            rot = variants[i % len(variants):] + variants[:i % len(variants)]
+            res = {"base": run_one(servers, name, "base")}
+            for v in rot:
+                res[v] = run_one(servers, name, v)
+            rounds.append(res)
+            b = res["base"]
+            log(f"  {name} round {i + 1}/{PAIRS}: base {b['rps']:.0f} req/s; "
+                + ", ".join(f"{v} {res[v]['rps'] / b['rps']:.3f}" for v in variants))
+        base = [r["base"] for r in rounds]
+        row = dict(scenario=name, variant="unwatched", rps=med([b["rps"] for b in base]),
+                   ratio=1.0, p50=med([b["p50"] for b in base]), p99=med([b["p99"] for b in base]),
+                   server_us=med([b["server_us"] for b in base]))
+        table.append(row)
+        for v in variants:
+            rs = [(r["base"], r[v]) for r in rounds]
+            row = dict(scenario=name, variant=v,
+                       rps=med([x["rps"] for _, x in rs]),
+                       p50=med([x["p50"] for _, x in rs]), p99=med([x["p99"] for _, x in rs]),
+                       ratio=med([x["rps"] / b["rps"] for b, x in rs]),
+                       p50r=med([x["p50"] / b["p50"] for b, x in rs]),
+                       p99r=med([x["p99"] / b["p99"] for b, x in rs]),
+                       bpf_ns=med([x.get("bpf_ns") for _, x in rs]),
+                       server_us=med([x["server_us"] for _, x in rs]),
+                       exp_us=med([x.get("exp_us") for _, x in rs]),
+                       exp_stat_us=med([x.get("exp_stat_us") for _, x in rs]),
+                       added_us=med([x["server_us"] - b["server_us"] + (x.get("exp_us") or 0) for b, x in rs]),
+                       hwm_mb=max([x.get("hwm_kb", 0) for _, x in rs]) / 1024 or None,
+                       lost=sum(x.get("lost", 0) for _, x in rs) if v.startswith("aster") else None)
+            table.append(row)
+            if v.startswith("aster"):
+                progs = {}
+                for _, x in rs:
+                    for k, (ns, runs) in x["prog"].items():
+                        progs.setdefault(k, []).append((ns, runs))
+                profile_progs[(name, v)] = {k: (med([a for a, _ in l]), med([b for _, b in l])) for k, l in progs.items()}
+                # the exporter counts at least what wrk completed (it also sees
+                # the in-flight requests wrk abandons at its deadline)
+                short = [(x["counted"], x["requests"]) for _, x in rs if x["counted"] < x["requests"]]
+                if short:
+                    log(f"  WARNING {name} {v}: exporter counted fewer requests than wrk completed: {short}")
+    print_table(table)
+    log("\nBPF time per request by program (median ns per request, runs per request):")
+    for (name, v), progs in profile_progs.items():
+        items = ", ".join(f"{k} {ns:.0f} ns/{runs:.2f} runs" for k, (ns, runs) in sorted(progs.items()) if runs >= 0.005)
+        log(f"  {name:12} {v:15} {items}")
+    return table
+
+
+def print_table(table):
+    hdr = ("scenario", "variant", "req/s", "÷unw", "p50 µs", "p99 µs", "p50÷", "p99÷",
+           "BPF ns/req", "srv µs/req", "exp µs/req", "added µs/req", "exp HWM MB", "lost")
+    rows = []
+    for r in table:
+        rows.append((r["scenario"], r["variant"], fmt(r["rps"], ".0f"), fmt(r["ratio"], ".3f"),
+                     fmt(r.get("p50"), ".0f"), fmt(r.get("p99"), ".0f"),
+                     fmt(r.get("p50r"), ".3f"), fmt(r.get("p99r"), ".3f"),
+                     fmt(r.get("bpf_ns"), ".0f"), fmt(r["server_us"], ".2f"),
+                     fmt(r.get("exp_us"), ".3f"), fmt(r.get("added_us"), ".2f"),
+                     fmt(r.get("hwm_mb"), ".1f"), fmt(r.get("lost"), ".0f")))
+    widths = [max(len(str(x[i])) for x in rows + [hdr]) for i in range(len(hdr))]
+    log("")
+    log("| " + " | ".join(h.ljust(w) for h, w in zip(hdr, widths)) + " |")
+    log("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        log("| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |")
+    log("(medians over rounds; ratios are per round against that round's unwatched run; "
+        "srv = server CPU incl. probe time; added = srv − unwatched srv + exporter; lost = sum over rounds)")
+
+
+# -------------------------------------------------------------- exactness
+
+def go_truth(metrics, before):
+    """(method, path, status) -> count and (method, path) -> sums from the Go
+    middleware, as deltas, with gin's route templates written the way the
+    exporter writes paths."""
+    def rename(p):
+        return {"_unmatched_": "/nope/here", "/status/:code": "/status/:id"}.get(p, p)
+    out = {}
+    for n, l, v in metrics:
+        key = None
+        if n == "aster_http_requests_total":
+            key = ("requests", l["method"], rename(l["path"]), l["status"])
+        elif n in ("aster_http_request_size_bytes_sum", "aster_http_response_size_bytes_sum",
+                   "aster_http_request_duration_seconds_count"):
+            key = (n.replace("aster_http_", ""), l["method"], rename(l["path"]), "")
+        if key:
+            out[key] = out.get(key, 0) + v - before.get(key, 0)
+    return {k: v for k, v in out.items() if v}
+
+
+def exporter_view(metrics, service):
+    out = {}
+    for n, l, v in metrics:
+        if l.get("service") != service or l.get("path") == "/metrics":
+            continue
+        if n == "aster_http_requests_total":
+            key = ("requests", l["method"], l["path"], l["status"])
+        elif n in ("aster_http_request_size_bytes_sum", "aster_http_response_size_bytes_sum",
+                   "aster_http_request_duration_seconds_count"):
+            key = (n.replace("aster_http_", ""), l["method"], l["path"], "")
+        else:
+            continue
+        out[key] = out.get(key, 0) + v
+    return {k: v for k, v in out.items() if v}
+
+
+def diff(truth, seen):
+    lines = []
+    for k in sorted(set(truth) | set(seen)):
+        t, s = truth.get(k, 0), seen.get(k, 0)
+        if abs(t - s) > 1e-6:
+            lines.append(f"    {k[0]:34} {k[1]:6} {k[2]:14} {k[3]:4} truth {t:.0f}  exporter {s:.0f}")
+    return lines
+
+
+def nginx_driver(requests_per_conn=200, conns=8):
+    """Mixed keep-alive traffic with clean closes (no request abandoned in
+    flight, unlike wrk at its deadline, whose RST cuts a 1 MiB body short and
+    makes nginx log a partial size)."""
+    plan = [("GET", "/small.html"), ("GET", "/large.bin"), ("GET", "/missing"),
+            ("HEAD", "/small.html"), ("GET", "/small.html?x=1")]
+    errors = []
+
+    def one(k):
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", NGINX_PORT, timeout=10)
+            for i in range(requests_per_conn):
+                m, p = plan[(i + k) % len(plan)]
+                c.request(m, p)
+                c.getresponse().read()
+            c.close()
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+
+    ts = [threading.Thread(target=one, args=(k,)) for k in range(conns)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if errors:
+        log(f"    nginx driver errors: {errors[:3]}")
+
+
+def nginx_truth(lines):
+    out = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 4:
+            continue
+        method, uri, status, sent = parts
+        if uri == "/metrics":
+            continue
+        k = ("requests", method, uri, status[0] + "xx")
+        out[k] = out.get(k, 0) + 1
+        k = ("response_size_bytes_sum", method, uri, "")
+        out[k] = out.get(k, 0) + int(sent)
+        k = ("request_duration_seconds_count", method, uri, "")
+        out[k] = out.get(k, 0) + 1
+    return {k: v for k, v in out.items() if v}
+
+
+def phase_exact(servers):
+    log("\n== exactness: exporter vs the Go server's own /metrics and nginx's access log ==")
+    ok = True
+    modes = ["socket", "syscalls"]
+    for mode in modes:
+        go_before = go_truth(parse_metrics(fetch(f"http://127.0.0.1:{GO_MW_PORT}/metrics")), {})
+        log_size = os.path.getsize(f"{OUT}/access.log")
+        exp = Exporter(mode, [GO_MW_PORT, NGINX_PORT], 1 + len(servers.nginx_pids()))
+        try:
+            w = wrk(f"http://127.0.0.1:{GO_MW_PORT}", DURATION, script=f"{HERE}/lua/mixed_go.lua")
+            nginx_driver()
+            time.sleep(0.5)  # nginx flushes its log every 100 ms; the exporter drains every 10 ms
+            m = exp.metrics()
+        finally:
+            exp.close()
+        go_after = parse_metrics(fetch(f"http://127.0.0.1:{GO_MW_PORT}/metrics"))
+        truth = go_truth(go_after, go_before)
+        seen = exporter_view(m, "goserver")
+        d = diff(truth, seen)
+        n_req = sum(v for k, v in truth.items() if k[0] == "requests")
+        log(f"  {mode:8} goserver: {n_req:.0f} requests (wrk saturated, {w['rps']:.0f} req/s, mixed routes), "
+            f"{len(truth)} values compared, {len(d)} differences")
+        for line in d:
+            log(line)
+        with open(f"{OUT}/access.log") as f:
+            f.seek(log_size)
+            ntruth = nginx_truth(f.read().splitlines())
+        nseen = exporter_view(m, "nginx")
+        # nginx's access log has no request body size; bodies are all empty here
+        nseen = {k: v for k, v in nseen.items() if k[0] != "request_size_bytes_sum"}
+        d2 = diff(ntruth, nseen)
+        n_req = sum(v for k, v in ntruth.items() if k[0] == "requests")
+        log(f"  {mode:8} nginx:    {n_req:.0f} requests (keep-alive, small/1 MiB sendfile/404/HEAD), "
+            f"{len(ntruth)} values compared, {len(d2)} differences")
+        for line in d2:
+            log(line)
+        lost = metric_sum(m, "aster_exporter_events_lost_total")
+        unpaired = metric_sum(m, "aster_exporter_responses_unpaired_total")
+        log(f"  {mode:8} events lost {lost:.0f}, responses unpaired {unpaired:.0f}")
+        ok = ok and not d and not d2
+    log(f"  exactness diff: {'EMPTY' if ok else 'NOT EMPTY'}")
+
+
+# ----------------------------------------------------------------- memory
+
+def phase_memory(servers):
+    log(f"\n== memory: {SERIES_PATHS} distinct paths on the Go server, socket mode ==")
+    exp = Exporter("socket", [GO_PORT], 1, extra=["--limits.max-paths-per-service=20000"])
+    try:
+        wrk(f"http://127.0.0.1:{GO_PORT}/tiny", 2)  # steady state: buffers, one series
+        time.sleep(0.5)
+        m0 = exp.metrics()  # one scrape, so the exposer's buffers exist before the baseline
+        rss0 = status_kb(exp.pid, "VmRSS")
+        env = dict(os.environ, PATHS=str(SERIES_PATHS))
+        p = subprocess.run(["wrk", "-t1", "-c8", "-d3s", "-s", f"{HERE}/lua/distinct_paths.lua",
+                            f"http://127.0.0.1:{GO_PORT}"], env=env, capture_output=True, text=True)
+        time.sleep(0.5)
+        rss1 = status_kb(exp.pid, "VmRSS")  # before any scrape sees the new series
+        hwm1 = status_kb(exp.pid, "VmHWM")
+        t = time.perf_counter()
+        text = fetch(EXP_URL, timeout=60)
+        scrape_s = time.perf_counter() - t
+        m1 = parse_metrics(text)
+        rss2 = status_kb(exp.pid, "VmRSS")
+        hwm2 = status_kb(exp.pid, "VmHWM")
+        s0 = metric_sum(m0, "aster_exporter_http_series")
+        s1 = metric_sum(m1, "aster_exporter_http_series")
+        paths = len({l.get("path") for n, l, v in m1 if n == "aster_http_requests_total" and l.get("service") == "goserver"})
+        samples = sum(1 for n, l, v in m1 if n.startswith("aster_http_"))
+        samples0 = sum(1 for n, l, v in m0 if n.startswith("aster_http_"))
+        req = re.search(r"(\d+) requests in", p.stdout)
+        log(f"  requests driven {req.group(1) if req else '?'}; path values {paths}; "
+            f"aster_exporter_http_series {s0:.0f} -> {s1:.0f}; aster_http_* samples in /metrics "
+            f"{samples0} -> {samples}; overflow {metric_sum(m1, 'aster_exporter_path_overflow_total'):.0f}")
+        log(f"  RSS {rss0 / 1024:.1f} MB before -> {rss1 / 1024:.1f} MB after the load (VmHWM {hwm1 / 1024:.1f} MB) "
+            f"-> {rss2 / 1024:.1f} MB after one scrape (VmHWM {hwm2 / 1024:.1f} MB); "
+            f"the scrape took {scrape_s:.2f} s and is {len(text) / 1024:.0f} KB of text")
+        if s1 > s0:
+            log(f"  memory per 1000 series (aster_exporter_http_series): {(rss1 - rss0) / (s1 - s0) * 1000:.0f} KB "
+                f"before a scrape, {(rss2 - rss0) / (s1 - s0) * 1000:.0f} KB after; "
+                f"per 1000 exposed samples: {(rss1 - rss0) / max(samples - samples0, 1) * 1000:.1f} KB")
+    finally:
+        exp.close()
+
+
+# ---------------------------------------------------------- syscall load
+
+def phase_syscall(servers):
+    count = int(os.environ.get("SYSCALL_LOOP_COUNT", "1000000"))
+    log(f"\n== unwatched syscall-heavy process: dd bs=64 count={count} /dev/zero -> /dev/null "
+        f"(2 syscalls per block), {PAIRS} rounds ==")
+    variants = ["aster-socket", "aster-syscalls", "empty-syscalls"]
+
+    def timed():
+        t = time.perf_counter()
+        subprocess.run(["dd", "if=/dev/zero", "of=/dev/null", "bs=64", f"count={count}"],
+                       check=True, capture_output=True)
+        return time.perf_counter() - t
+
+    timed()
+    res = {v: [] for v in variants}
+    base = []
+    for i in range(PAIRS):
+        b = timed()
+        base.append(b)
+        for v in variants[i % 3:] + variants[:i % 3]:
+            if v.startswith("aster"):
+                h = Exporter(v.split("-")[1], [GO_PORT], 1)
+            else:
+                h = EmptyProbes("syscalls")
+            try:
+                res[v].append(timed() / b)
+            finally:
+                h.close()
+    log(f"  unwatched, nothing attached: median {med(base) * 1e3:.0f} ms "
+        f"({med(base) / (2 * count) * 1e9:.0f} ns per syscall)")
+    for v in variants:
+        r = med(res[v])
+        log(f"  {v:15} slowdown {(r - 1) * 100:+.1f} % (median of per-round ratios; "
+            f"+{(r - 1) * med(base) / (2 * count) * 1e9:.0f} ns per syscall)")
+
+
+# ---------------------------------------------------------------- profile
+
+BPF_SYMS = re.compile(r"bpf_prog_|bpf_trace_run|\\bbpf_|ringbuf|copy_from_user_nofault|sk_storage")
+
+
+def phase_profile(servers):
+    secs = int(os.environ.get("PROFILE_SECONDS", "8"))
+    log(f"\n== profile: exporter (socket mode) under go-tiny saturated load, perf record -g, {secs} s ==")
+    # The probes' filtered-out path: the exporter watches an idle port while
+    # the Go server, unwatched, takes the load (every run is an early exit).
+    exp = Exporter("socket", [NGINX_PORT], len(servers.nginx_pids()))
+    try:
+        m0 = exp.metrics()
+        w = wrk(f"http://127.0.0.1:{GO_PORT}/tiny", 3)
+        m1 = exp.metrics()
+    finally:
+        exp.close()
+    ns = (metric_sum(m1, "aster_exporter_bpf_program_run_seconds_total")
+          - metric_sum(m0, "aster_exporter_bpf_program_run_seconds_total")) * 1e9
+    runs = (metric_sum(m1, "aster_exporter_bpf_program_runs_total")
+            - metric_sum(m0, "aster_exporter_bpf_program_runs_total"))
+    log(f"  unwatched traffic only (early exit): {runs / max(w['requests'], 1):.2f} runs/req, "
+        f"{ns / max(runs, 1):.0f} ns/run (bpf_stats), {ns / max(w['requests'], 1):.0f} ns/req")
+    for what in ("exporter", "system"):
+        exp = Exporter("socket", [GO_PORT], 1)
+        data = f"{OUT}/perf-{what}.data"
+        try:
+            m0 = exp.metrics()
+            target = ["-F", "9999", "-p", str(exp.pid)] if what == "exporter" else ["-F", "1999", "-a"]
+            perf = start(["perf", "record", "-g", "-o", data, *target, "--", "sleep", str(secs)],
+                         "perf", stdout=open(f"{OUT}/perf-{what}.log", "w"), stderr=subprocess.STDOUT)
+            w = wrk(f"http://127.0.0.1:{GO_PORT}/tiny", secs + 1)
+            perf.wait()
+            stop(perf)
+            m1 = exp.metrics()
+        finally:
+            exp.close()
+        n = w["requests"]
+        if what == "exporter":
+            log(f"  {n} requests at {w['rps']:.0f} req/s; bpf_stats per program:")
+            ns0 = metric_by(m0, "aster_exporter_bpf_program_run_seconds_total", "program")
+            ns1 = metric_by(m1, "aster_exporter_bpf_program_run_seconds_total", "program")
+            r0 = metric_by(m0, "aster_exporter_bpf_program_runs_total", "program")
+            r1 = metric_by(m1, "aster_exporter_bpf_program_runs_total", "program")
+            for k in sorted(ns1):
+                runs = r1[k] - r0.get(k, 0)
+                ns = (ns1[k] - ns0.get(k, 0)) * 1e9
+                if runs / n >= 0.005:
+                    log(f"    {k:20} {runs / n:5.2f} runs/req  {ns / runs:6.0f} ns/run  {ns / n:6.0f} ns/req")
+        report = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
+                                 "--sort", "dso,sym", "--percent-limit", "0.02", "-g", "none"],
+                                capture_output=True, text=True).stdout
+        with open(f"{OUT}/perf-{what}.txt", "w") as f:
+            f.write(report)
+        top = [l for l in report.splitlines() if l.strip() and not l.startswith("#")]
+        if what == "exporter":
+            log(f"  perf (exporter process, self time, top 30; full report {OUT}/perf-{what}.txt):")
+            for l in top[:30]:
+                log("    " + l.rstrip())
+        else:
+            m = re.search(r"Event count \(approx.\): (\d+)", report)
+            total_ns = int(m.group(1)) if m else 0  # cpu-clock: ns sampled over all CPUs
+            share = 0.0
+            log(f"  perf (whole machine, BPF programs and the helpers they call; "
+                f"full report {OUT}/perf-{what}.txt):")
+            for l in top:
+                if BPF_SYMS.search(l):
+                    pct = float(l.split("%")[0])
+                    share += pct
+                    log(f"    {l.rstrip()}   ~{pct / 100 * total_ns / (w['rps'] * secs):.0f} ns/req")
+            log(f"    sum {share:.2f} % of all CPU time ~ {share / 100 * total_ns / (w['rps'] * secs):.0f} ns/req "
+                f"(sampled by cpu-clock; bpf_trace_run3 includes the bpf_stats clock reads while kernel.bpf_stats_enabled=1)")
+
+
+def foreign_load():
+    """What else runs here: BPF programs that are not ours (another
+    exporter, a test suite) and the load average. Both skew every figure."""
+    progs = json.loads(subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True,
+                                      text=True).stdout or "[]")
+    ours = {c.pid for c, _ in children}
+    foreign = sorted({p.get("name", "?") for p in progs
+                      if p.get("type") in ("tracing", "tracepoint", "raw_tracepoint", "kprobe")})
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[:3]
+    return foreign, load
+
+
+def warn_foreign(when):
+    foreign, load = foreign_load()
+    others = [c for c in children if c[1] == "aster-exporter"]
+    if foreign and not others:
+        log(f"  WARNING ({when}): tracing BPF programs loaded by something else: {', '.join(foreign[:12])}"
+            " - another exporter or test run shares the machine; figures are skewed")
+    log(f"  load average ({when}): {' '.join(load)}")
+
+
+def main():
+    write_nginx_conf()
+    servers = Servers()
+    t0 = time.time()
+    log(f"aster-exporter benchmark: {os.environ.get('EXPORTER_DESC', EXPORTER)}; PAIRS={PAIRS} DURATION={DURATION}s; "
+        f"servers: goserver :{GO_PORT}, goserver -middleware :{GO_MW_PORT}, nginx :{NGINX_PORT} "
+        f"(1 worker)")
+    warn_foreign("start")
+    if "load" in PHASES:
+        phase_load(servers)
+        warn_foreign("after the load phase")
+    if "exact" in PHASES:
+        phase_exact(servers)
+    if "memory" in PHASES:
+        phase_memory(servers)
+    if "syscall" in PHASES:
+        phase_syscall(servers)
+    if "profile" in PHASES:
+        phase_profile(servers)
+    warn_foreign("end")
+    log(f"\ntotal time {time.time() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    def on_signal(sig, _):
+        raise SystemExit(128 + sig)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    try:
+        main()
+    finally:
+        stop_all()
