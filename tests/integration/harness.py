@@ -225,7 +225,12 @@ class Exporter:
             return r.read().decode()
 
     def wait_watching(self, service, processes=1):
-        wait_for(lambda: self.scrape().get("aster_service_processes", service=service) >= processes,
+        def watching():
+            try:
+                return self.scrape().get("aster_service_processes", service=service) >= processes
+            except OSError:  # a scrape that timed out on a loaded machine: poll again
+                return False
+        wait_for(watching, timeout=20,
                  what=f"{processes} watched process(es) of service {service}")
 
     def wait_count(self, expected, name="aster_http_requests_total", timeout=10, **labels):
