@@ -36,6 +36,9 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "bench/run.sh: run as root (it loads BPF programs and reads other processes' /proc)" >&2
   exit 1
 fi
+# One command on a fresh machine: install what the benchmark needs first
+# (Debian packages only; a no-op when everything is there).
+"$(dirname "$0")/../scripts/install-deps.sh" bench
 missing=()
 for c in go wrk nginx perf clang bpftool cmake python3 dd; do
   command -v "$c" >/dev/null || missing+=("$c")
