@@ -570,7 +570,12 @@ def phase_exact(servers):
         log_size = os.path.getsize(f"{OUT}/access.log")
         exp = Exporter(mode, [GO_MW_PORT, NGINX_PORT], 1 + len(servers.nginx_pids()))
         try:
-            w = wrk(f"http://127.0.0.1:{GO_MW_PORT}", DURATION, script=f"{HERE}/lua/mixed_go.lua")
+            # goclient, not wrk: it lets every request in flight finish (see
+            # bench/goclient/main.go for why that matters to the diff).
+            out = subprocess.run([f"{OUT}/goclient", "-addr", f"127.0.0.1:{GO_MW_PORT}", "-c", str(CONNS),
+                                  "-d", f"{DURATION}s"], check=True, capture_output=True, text=True).stdout
+            w = json.loads(out)
+            w["rps"] = w["requests"] / w["seconds"]
             nginx_driver()
             time.sleep(0.5)  # nginx flushes its log every 100 ms; the exporter drains every 10 ms
             m = exp.metrics()
@@ -581,7 +586,7 @@ def phase_exact(servers):
         seen = exporter_view(m, "goserver")
         d = diff(truth, seen)
         n_req = sum(v for k, v in truth.items() if k[0] == "requests")
-        log(f"  {mode:8} goserver: {n_req:.0f} requests (wrk saturated, {w['rps']:.0f} req/s, mixed routes), "
+        log(f"  {mode:8} goserver: {n_req:.0f} requests (goclient, {CONNS} connections saturated, {w['rps']:.0f} req/s, mixed routes, {w['errors']} client errors), "
             f"{len(truth)} values compared, {len(d)} differences")
         for line in d:
             log(line)
@@ -607,41 +612,42 @@ def phase_exact(servers):
 # ----------------------------------------------------------------- memory
 
 def phase_memory(servers):
-    log(f"\n== memory: {SERIES_PATHS} distinct paths on the Go server, socket mode ==")
+    # "Series" in Prometheus's sense: one exposed sample stream (a histogram
+    # bucket is one). Each distinct path here makes 1 counter + 3 histograms
+    # = 51 series, so the first step lands near 10 000 series and the second
+    # shows how far it scales (aster_exporter_http_series counts label sets).
+    steps = [max(1, 10000 // 51), SERIES_PATHS]
+    log(f"\n== memory: distinct paths on the Go server ({', '.join(map(str, steps))}), socket mode ==")
     exp = Exporter("socket", [GO_PORT], 1, extra=["--limits.max-paths-per-service=20000"])
     try:
         wrk(f"http://127.0.0.1:{GO_PORT}/tiny", 2)  # steady state: buffers, one series
         time.sleep(0.5)
         m0 = exp.metrics()  # one scrape, so the exposer's buffers exist before the baseline
         rss0 = status_kb(exp.pid, "VmRSS")
-        env = dict(os.environ, PATHS=str(SERIES_PATHS))
-        p = subprocess.run(["wrk", "-t1", "-c8", "-d3s", "-s", f"{HERE}/lua/distinct_paths.lua",
-                            f"http://127.0.0.1:{GO_PORT}"], env=env, capture_output=True, text=True)
-        time.sleep(0.5)
-        rss1 = status_kb(exp.pid, "VmRSS")  # before any scrape sees the new series
-        hwm1 = status_kb(exp.pid, "VmHWM")
-        t = time.perf_counter()
-        text = fetch(EXP_URL, timeout=60)
-        scrape_s = time.perf_counter() - t
-        m1 = parse_metrics(text)
-        rss2 = status_kb(exp.pid, "VmRSS")
-        hwm2 = status_kb(exp.pid, "VmHWM")
-        s0 = metric_sum(m0, "aster_exporter_http_series")
-        s1 = metric_sum(m1, "aster_exporter_http_series")
-        paths = len({l.get("path") for n, l, v in m1 if n == "aster_http_requests_total" and l.get("service") == "goserver"})
-        samples = sum(1 for n, l, v in m1 if n.startswith("aster_http_"))
         samples0 = sum(1 for n, l, v in m0 if n.startswith("aster_http_"))
-        req = re.search(r"(\d+) requests in", p.stdout)
-        log(f"  requests driven {req.group(1) if req else '?'}; path values {paths}; "
-            f"aster_exporter_http_series {s0:.0f} -> {s1:.0f}; aster_http_* samples in /metrics "
-            f"{samples0} -> {samples}; overflow {metric_sum(m1, 'aster_exporter_path_overflow_total'):.0f}")
-        log(f"  RSS {rss0 / 1024:.1f} MB before -> {rss1 / 1024:.1f} MB after the load (VmHWM {hwm1 / 1024:.1f} MB) "
-            f"-> {rss2 / 1024:.1f} MB after one scrape (VmHWM {hwm2 / 1024:.1f} MB); "
-            f"the scrape took {scrape_s:.2f} s and is {len(text) / 1024:.0f} KB of text")
-        if s1 > s0:
-            log(f"  memory per 1000 series (aster_exporter_http_series): {(rss1 - rss0) / (s1 - s0) * 1000:.0f} KB "
-                f"before a scrape, {(rss2 - rss0) / (s1 - s0) * 1000:.0f} KB after; "
-                f"per 1000 exposed samples: {(rss1 - rss0) / max(samples - samples0, 1) * 1000:.1f} KB")
+        log(f"  baseline: {samples0} aster_http_* series, RSS {rss0 / 1024:.1f} MB")
+        for paths in steps:
+            env = dict(os.environ, PATHS=str(paths))
+            p = subprocess.run(["wrk", "-t1", "-c8", "-d3s", "-s", f"{HERE}/lua/distinct_paths.lua",
+                                f"http://127.0.0.1:{GO_PORT}"], env=env, capture_output=True, text=True)
+            time.sleep(0.5)
+            rss1 = status_kb(exp.pid, "VmRSS")  # before any scrape sees the new series
+            t = time.perf_counter()
+            text = fetch(EXP_URL, timeout=60)
+            scrape_s = time.perf_counter() - t
+            m1 = parse_metrics(text)
+            rss2 = status_kb(exp.pid, "VmRSS")
+            hwm2 = status_kb(exp.pid, "VmHWM")
+            labelsets = metric_sum(m1, "aster_exporter_http_series")
+            samples = sum(1 for n, l, v in m1 if n.startswith("aster_http_"))
+            req = re.search(r"(\d+) requests in", p.stdout)
+            log(f"  {paths} paths ({req.group(1) if req else '?'} requests): {samples} aster_http_* series "
+                f"({labelsets:.0f} label sets); RSS {rss1 / 1024:.1f} MB before a scrape, "
+                f"{rss2 / 1024:.1f} MB after (VmHWM {hwm2 / 1024:.1f} MB); scrape {scrape_s:.2f} s, "
+                f"{len(text) / 1024:.0f} KB; overflow {metric_sum(m1, 'aster_exporter_path_overflow_total'):.0f}")
+            if samples > samples0:
+                log(f"    per 1000 series: {(rss1 - rss0) / (samples - samples0) * 1000:.1f} KB before a scrape, "
+                    f"{(rss2 - rss0) / (samples - samples0) * 1000:.1f} KB after")
     finally:
         exp.close()
 

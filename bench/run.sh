@@ -66,9 +66,10 @@ if [ -z "${EXPORTER:-}" ]; then
 fi
 export EXPORTER
 
-echo "building bench/goserver"
+echo "building bench/goserver and bench/goclient"
 (cd bench/goserver && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= \
   go build -o "$OUT/goserver" .)
+(cd bench/goclient && GO111MODULE=off GOFLAGS= go build -o "$OUT/goclient" .)
 
 echo "building bench/empty_probes"
 clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -I"$root/bpf/vmlinux/x86_64" \

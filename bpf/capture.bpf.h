@@ -43,6 +43,24 @@ static __always_inline void assign_conn_id(struct aster_conn_state *st)
 	__sync_val_compare_and_swap(&st->conn_id, 0, id);
 }
 
+/* The service of the process moving bytes on this socket: remembered in the
+ * socket's state, so the watched map is looked up once per connection and
+ * process, not once per transfer. -1: not watched (the bitmap's bit was set
+ * for a process that has no entry, a moment's race with userspace). */
+static __always_inline int owner_service(struct aster_conn_state *st, __u32 tgid)
+{
+	__u16 epoch = (__u16)watch_epoch;
+	if (st->owner_tgid == tgid && st->owner_epoch == epoch)
+		return st->owner_service;
+	struct aster_watch *w = bpf_map_lookup_elem(&watched, &tgid);
+	if (!w)
+		return -1;
+	st->owner_service = w->service_id;
+	st->owner_epoch = epoch;
+	st->owner_tgid = tgid;
+	return w->service_id;
+}
+
 static __always_inline __u64 ring_wakeup_flags(void)
 {
 	/* No wake-up per record: userspace polls on a short timer and drains
@@ -166,8 +184,9 @@ static __always_inline void emit_data(struct aster_conn_state *st, __u8 dir,
 	}
 }
 
-static __always_inline void emit_simple(__u8 kind, __u64 conn_id, __u32 tgid, __u32 tid,
-					__u16 service_id)
+/* A record without payload: connection and process events. */
+static __always_inline void emit_header_only(__u8 kind, __u64 conn_id, __u32 tgid, __u32 tid,
+					     __u16 service_id, __s32 fd, __u64 wake)
 {
 	struct aster_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -179,29 +198,26 @@ static __always_inline void emit_simple(__u8 kind, __u64 conn_id, __u32 tgid, __
 	e->conn_id = conn_id;
 	e->tgid = tgid;
 	e->tid = tid;
-	e->fd = -1;
+	e->fd = fd;
 	e->kind = kind;
 	e->service_id = service_id;
-	bpf_ringbuf_submit(e, ring_wakeup_flags());
+	bpf_ringbuf_submit(e, wake);
 }
 
-/* listen(): tell discovery at once. Runs in the listening process's context. */
+static __always_inline void emit_simple(__u8 kind, __u64 conn_id, __u32 tgid, __u32 tid,
+					__u16 service_id)
+{
+	emit_header_only(kind, conn_id, tgid, tid, service_id, -1, ring_wakeup_flags());
+}
+
+/* listen(): tell discovery at once. Runs in the listening process's context;
+ * the record's fd field holds the port. Rare and latency-sensitive (the
+ * server's first requests follow), so it wakes the reader. */
 static __always_inline void report_listen(const struct sock *sk)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct aster_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count(ASTER_CTR_EVENTS_LOST, 1);
-		return;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
-	e->timestamp_ns = bpf_ktime_get_ns();
-	e->tgid = pid_tgid >> 32;
-	e->tid = (__u32)pid_tgid;
-	e->fd = BPF_CORE_READ(sk, __sk_common.skc_num);
-	e->kind = ASTER_EVENT_LISTEN;
-	/* Rare and latency-sensitive (the server's first requests follow). */
-	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	emit_header_only(ASTER_EVENT_LISTEN, 0, pid_tgid >> 32, (__u32)pid_tgid, 0,
+			 BPF_CORE_READ(sk, __sk_common.skc_num), BPF_RB_FORCE_WAKEUP);
 }
 
 #endif

@@ -33,6 +33,37 @@ struct {
 	__type(value, struct aster_watch);
 } watched SEC(".maps");
 
+/* See ASTER_PID_BITS. Userspace writes it through the skeleton's mmap of
+ * .bss; the fork and exit probes with atomic or/and. */
+__u64 watched_bits[ASTER_PID_BITMAP_WORDS];
+/* Bumped by userspace when it moves a watched process to another service,
+ * so sockets forget the service they remembered (see owner_service). */
+__u32 watch_epoch;
+
+static __always_inline bool maybe_watched(__u32 tgid)
+{
+	return watched_bits[(tgid >> 6) & (ASTER_PID_BITMAP_WORDS - 1)] & (1ull << (tgid & 63));
+}
+
+static __always_inline void set_watched_bit(__u32 tgid)
+{
+	__sync_fetch_and_or(&watched_bits[(tgid >> 6) & (ASTER_PID_BITMAP_WORDS - 1)], 1ull << (tgid & 63));
+}
+
+static __always_inline void clear_watched_bit(__u32 tgid)
+{
+	__sync_fetch_and_and(&watched_bits[(tgid >> 6) & (ASTER_PID_BITMAP_WORDS - 1)], ~(1ull << (tgid & 63)));
+}
+
+/* The service of a process, or -1 when it is not watched. */
+static __always_inline int service_of(__u32 tgid)
+{
+	if (!maybe_watched(tgid))
+		return -1;
+	struct aster_watch *w = bpf_map_lookup_elem(&watched, &tgid);
+	return w ? w->service_id : -1;
+}
+
 /* Per-CPU assembly buffer. Only the first ASTER_CAPTURE_MAX bytes of data[]
  * are ever filled; the rest lets the verifier prove that a copy of a masked
  * length (< 2 * max) at a masked offset (< max) stays inside. */
@@ -86,8 +117,10 @@ struct aster_pending_io {
 	__u8 direction;
 	__u16 service_id;
 };
+/* LRU: an entry whose sys_exit never comes through (the process was
+ * unwatched, or the thread died, in between) is recycled, not leaked. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384); /* threads inside a socket syscall at once */
 	__type(key, __u64);         /* pid_tgid */
 	__type(value, struct aster_pending_io);

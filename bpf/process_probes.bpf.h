@@ -18,8 +18,11 @@ int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
 	if (!w)
 		return 0;
 	struct aster_watch copy = *w;
-	if (bpf_map_update_elem(&watched, &child_tgid, &copy, BPF_ANY))
+	set_watched_bit(child_tgid); /* before the entry: see ASTER_PID_BITS */
+	if (bpf_map_update_elem(&watched, &child_tgid, &copy, BPF_ANY)) {
 		count(ASTER_CTR_WATCH_MAP_FULL, 1);
+		clear_watched_bit(child_tgid);
+	}
 	emit_simple(ASTER_EVENT_PROC_FORK, 0, child_tgid, parent_tgid, copy.service_id);
 	return 0;
 }
@@ -35,6 +38,7 @@ int BPF_PROG(proc_exit, struct task_struct *task)
 		return 0;
 	__u16 service_id = w->service_id;
 	bpf_map_delete_elem(&watched, &tgid);
+	clear_watched_bit(tgid); /* after the entry: see ASTER_PID_BITS */
 	emit_simple(ASTER_EVENT_PROC_EXIT, 0, tgid, 0, service_id);
 	return 0;
 }

@@ -25,15 +25,25 @@
 #define NR_preadv2 327
 #define NR_pwritev2 328
 
+/* The tracepoint's socket is a trusted BTF pointer: plain loads, no
+ * bpf_probe_read_kernel call per field. */
+static __always_inline bool is_tcp_sock_btf(const struct sock *sk)
+{
+	__u16 family = sk->__sk_common.skc_family;
+	if (family != AF_INET && family != AF_INET6)
+		return false;
+	return sk->sk_protocol == IPPROTO_TCP && sk->sk_type == SOCK_STREAM;
+}
+
 static __always_inline void on_socket_io(struct sock *sk, __u8 dir, int moved)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
-	struct aster_watch *w = bpf_map_lookup_elem(&watched, &tgid);
-	if (!w)
+	/* Every process's socket I/O on the node comes through here: the bitmap
+	 * turns away the unwatched ones before anything else is read. */
+	if (!maybe_watched(tgid))
 		return;
-	__u16 service_id = w->service_id;
-	if (!is_tcp_socket(sk))
+	if (!is_tcp_sock_btf(sk))
 		return;
 
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -69,6 +79,9 @@ static __always_inline void on_socket_io(struct sock *sk, __u8 dir, int moved)
 	struct aster_conn_state *st =
 		bpf_sk_storage_get(&conn_storage, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!st)
+		return;
+	int service_id = owner_service(st, tgid);
+	if (service_id < 0)
 		return;
 	assign_conn_id(st);
 	emit_data(st, dir, fd, (__u32)moved, shape, ubuf, regs->dx, pid_tgid, service_id);

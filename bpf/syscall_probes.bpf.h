@@ -16,9 +16,8 @@ static __always_inline int save_args(struct trace_event_raw_sys_enter *ctx, __u8
 				     __u8 dir, __u64 msg_flags)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tgid = pid_tgid >> 32;
-	struct aster_watch *w = bpf_map_lookup_elem(&watched, &tgid);
-	if (!w)
+	int service_id = service_of(pid_tgid >> 32);
+	if (service_id < 0)
 		return 0;
 	if (msg_flags & MSG_PEEK)
 		return 0;
@@ -28,7 +27,7 @@ static __always_inline int save_args(struct trace_event_raw_sys_enter *ctx, __u8
 		.fd = (__s32)ctx->args[0],
 		.shape = shape,
 		.direction = dir,
-		.service_id = w->service_id,
+		.service_id = service_id,
 	};
 	bpf_map_update_elem(&pending_io, &pid_tgid, &io, BPF_ANY);
 	return 0;
@@ -54,6 +53,10 @@ static __always_inline struct sock *sock_of_fd(__s32 fd, __u64 *ino)
 static __always_inline int finish_io(struct trace_event_raw_sys_exit *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	/* Every read and write on the node exits through here: the bitmap
+	 * spares unwatched processes the hash lookup. */
+	if (!maybe_watched(pid_tgid >> 32))
+		return 0;
 	struct aster_pending_io *io = bpf_map_lookup_elem(&pending_io, &pid_tgid);
 	if (!io)
 		return 0;

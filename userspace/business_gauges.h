@@ -64,6 +64,9 @@ class BusinessGauges : public RequestObserver {
 
   std::vector<GaugeRule> rules_;
   std::vector<prometheus::Family<prometheus::Gauge>*> families_;  // one per rule
+
+ public:
+  const std::vector<prometheus::Family<prometheus::Gauge>*>& families() const { return families_; }
   ServiceName names_;
   bool has_inflight_ = false;
   std::vector<ServiceGauges> services_;

@@ -50,6 +50,14 @@ MetricsOptions with_cap(uint32_t cap) {
 }
 }  // namespace
 
+std::vector<prometheus::Collectable*> HttpMetrics::families() const {
+  std::vector<prometheus::Collectable*> out = {&requests_, &duration_, &request_size_, &response_size_};
+  if (gauges_) {
+    for (auto* f : gauges_->families()) out.push_back(f);
+  }
+  return out;
+}
+
 HttpMetrics::HttpMetrics(prometheus::Registry& registry, uint32_t max_series_per_family, ServiceName names)
     : HttpMetrics(registry, with_cap(max_series_per_family), std::move(names)) {}
 

@@ -86,6 +86,11 @@ class HttpMetrics {
   };
   std::vector<FamilyOverflow> series_overflows() const;
 
+  // Every family this object registered, in exposition order: the web
+  // server collects and writes them one at a time, so a scrape holds one
+  // family's samples in memory, not the whole registry's.
+  std::vector<prometheus::Collectable*> families() const;
+
   static const std::vector<double>& duration_buckets();
   static const std::vector<double>& size_buckets();
 

@@ -49,6 +49,17 @@ class DiscoveryEvents : public aster::ProcessEvents {
   aster::TargetDiscovery& d_;
 };
 
+// What /metrics shows, in order: the HTTP families one by one (each owned by
+// the registry, which the aliasing pointers keep alive), then the rest.
+aster::WebServer::Collectables scrape_order(const std::shared_ptr<prometheus::Registry>& http_registry,
+                                     const aster::HttpMetrics& http,
+                                     std::initializer_list<std::shared_ptr<prometheus::Collectable>> rest) {
+  aster::WebServer::Collectables out;
+  for (prometheus::Collectable* family : http.families()) out.emplace_back(http_registry, family);
+  out.insert(out.end(), rest);
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -101,7 +112,7 @@ int main(int argc, char** argv) {
   auto http_registry = std::make_shared<prometheus::Registry>();
   HttpMetrics http(*http_registry, cfg.metrics,
                    [&registry](uint16_t id) { return registry.name(id); });
-  TargetDiscovery discovery(cfg, registry, probes->watched_fd(), getpid());
+  TargetDiscovery discovery(cfg, registry, probes->watch_list(), getpid());
   discovery.scan();
   drop_unneeded_capabilities();
 
@@ -116,8 +127,8 @@ int main(int argc, char** argv) {
   self->series_overflows = [&http] { return http.series_overflows(); };
   self->learned_collapses = [&http] { return http.learned_collapses(); };
   auto web = WebServer::start(cfg,
-                              {http_registry, self, std::make_shared<ProcessMetrics>(registry),
-                               std::make_shared<GoRuntimeMetrics>(registry)},
+                              scrape_order(http_registry, http, {self, std::make_shared<ProcessMetrics>(registry),
+                                           std::make_shared<GoRuntimeMetrics>(registry)}),
                               "", &err);
   if (!web) return fail(err);
   LOG_INFO("serving metrics on %s%s; watching %zu processes in %zu services", cfg.listen_address.c_str(),

@@ -134,6 +134,10 @@ ProbeSet::~ProbeSet() { aster_bpf__destroy(skel_); }
 
 int ProbeSet::ring_fd() const { return bpf_map__fd(skel_->maps.events); }
 int ProbeSet::watched_fd() const { return bpf_map__fd(skel_->maps.watched); }
+WatchList ProbeSet::watch_list() const {
+  // __u64 is unsigned long long, uint64_t unsigned long: the same 8 bytes.
+  return WatchList(watched_fd(), reinterpret_cast<uint64_t*>(skel_->bss->watched_bits), &skel_->bss->watch_epoch);
+}
 int ProbeSet::counters_fd() const { return bpf_map__fd(skel_->maps.counters); }
 
 std::vector<ProgramInfo> ProbeSet::programs() const {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config.h"
+#include "watch_list.h"
 
 struct aster_bpf;
 
@@ -33,6 +34,8 @@ class ProbeSet {
   ActiveMode mode() const { return mode_; }
   int ring_fd() const;
   int watched_fd() const;
+  // The watched map and its bitmap prefilter, for discovery to fill.
+  WatchList watch_list() const;
   int counters_fd() const;
   // The attached programs, for bpf_stats (run count and kernel time).
   std::vector<ProgramInfo> programs() const;

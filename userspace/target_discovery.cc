@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "target_discovery.h"
 
-#include <bpf/bpf.h>
 
 #include <algorithm>
 #include <chrono>
@@ -50,9 +49,9 @@ bool under_cgroup(const std::string& path, const std::string& prefix) {
 
 }  // namespace
 
-TargetDiscovery::TargetDiscovery(const Config& cfg, ServiceRegistry& registry, int watched_map_fd,
+TargetDiscovery::TargetDiscovery(const Config& cfg, ServiceRegistry& registry, WatchList watch_list,
                                  pid_t self)
-    : cfg_(cfg), registry_(registry), map_fd_(watched_map_fd), self_(self) {
+    : cfg_(cfg), registry_(registry), watch_list_(watch_list), self_(self) {
   need_listeners_ = cfg_.targets.empty();
   for (const auto& t : cfg_.targets) {
     Selector s{&t, nullptr};
@@ -120,10 +119,7 @@ void TargetDiscovery::watch(pid_t pid, uint64_t start_ticks, const std::string& 
     LOG_WARN("not watching pid %d: more than %u services", pid, ServiceRegistry::kMaxServices);
     return;
   }
-  aster_watch w{};
-  w.service_id = id;
-  __u32 key = static_cast<__u32>(pid);
-  if (bpf_map_update_elem(map_fd_, &key, &w, BPF_ANY) != 0) {
+  if (!watch_list_.add(pid, id)) {
     LOG_WARN("cannot watch pid %d: the watched-process map is full", pid);
     return;
   }
@@ -131,7 +127,7 @@ void TargetDiscovery::watch(pid_t pid, uint64_t start_ticks, const std::string& 
   // entry would watch whatever process reuses the PID, so check again.
   auto st = read_proc_stat(pid);
   if (!st || st->start_ticks != start_ticks) {
-    bpf_map_delete_elem(map_fd_, &key);
+    watch_list_.remove(pid);
     return;
   }
   registry_.add(WatchedProcess{pid, start_ticks, id});
@@ -139,8 +135,7 @@ void TargetDiscovery::watch(pid_t pid, uint64_t start_ticks, const std::string& 
 }
 
 void TargetDiscovery::unwatch(pid_t pid) {
-  __u32 key = static_cast<__u32>(pid);
-  bpf_map_delete_elem(map_fd_, &key);
+  watch_list_.remove(pid);
   registry_.remove(pid);
 }
 

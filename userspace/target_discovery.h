@@ -20,12 +20,13 @@
 
 #include "config.h"
 #include "service_registry.h"
+#include "watch_list.h"
 
 namespace aster {
 
 class TargetDiscovery {
  public:
-  TargetDiscovery(const Config& cfg, ServiceRegistry& registry, int watched_map_fd, pid_t self);
+  TargetDiscovery(const Config& cfg, ServiceRegistry& registry, WatchList watch_list, pid_t self);
 
   // Whether the probes should report every exec (selectors by executable or
   // cgroup need it; ports and pids do not).
@@ -62,7 +63,7 @@ class TargetDiscovery {
 
   const Config& cfg_;
   ServiceRegistry& registry_;
-  int map_fd_;
+  WatchList watch_list_;
   pid_t self_;
   std::vector<Selector> selectors_;
   bool need_listeners_;

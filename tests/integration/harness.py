@@ -104,9 +104,10 @@ def start_python_stock(port, root):
 
 class Nginx:
     """nginx with a master and two workers, static files, sendfile on, and an
-    access log that is the ground truth for counts and body bytes."""
+    access log that is the ground truth for counts and body bytes.
+    `locations`: the server block's location directives."""
 
-    def __init__(self, port, workers=2):
+    def __init__(self, port, workers=2, locations="location /post { return 204; }"):
         self.dir = tempfile.mkdtemp(prefix="aster-nginx-")
         self.root = os.path.join(self.dir, "html")
         os.makedirs(self.root)
@@ -123,7 +124,7 @@ http {{
   log_format truth '$request_method $request_uri $status $body_bytes_sent $content_length';
   access_log {self.access_log} truth;
   sendfile on;
-  keepalive_requests 100000;
+  keepalive_requests 1000000;
   client_body_temp_path {self.dir}/tmp;
   proxy_temp_path {self.dir}/tmp;
   fastcgi_temp_path {self.dir}/tmp;
@@ -132,7 +133,7 @@ http {{
   server {{
     listen 127.0.0.1:{port};
     root {self.root};
-    location /post {{ return 204; }}
+    {locations}
   }}
 }}
 """)
@@ -169,6 +170,15 @@ http {{
                 rec[0] += 1
                 rec[1] += int(sent)
         return out
+
+    def logged(self):
+        """(answered requests, of which 2xx) in the access log."""
+        n = ok = 0
+        with open(self.access_log) as f:
+            for line in f:
+                n += 1
+                ok += line.split(" ")[2].startswith("2")
+        return n, ok
 
     def stop(self):
         self.proc.stop()

@@ -56,56 +56,6 @@ def base36(n):
             return out
 
 
-class ReturnNginx:
-    """nginx answering every request with an empty 200, two workers, and an
-    access log with one line per answered request."""
-
-    def __init__(self, port):
-        self.dir = tempfile.mkdtemp(prefix="aster-nginx-routes-")
-        os.makedirs(os.path.join(self.dir, "logs"))
-        os.makedirs(os.path.join(self.dir, "tmp"))
-        os.chmod(self.dir, 0o755)
-        self.access_log = os.path.join(self.dir, "logs", "access.log")
-        conf = os.path.join(self.dir, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(f"""
-worker_processes 2;
-pid {self.dir}/nginx.pid;
-error_log {self.dir}/logs/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-  log_format truth '$request_method $request_uri $status';
-  access_log {self.access_log} truth;
-  keepalive_requests 1000000;
-  client_body_temp_path {self.dir}/tmp;
-  proxy_temp_path {self.dir}/tmp;
-  fastcgi_temp_path {self.dir}/tmp;
-  uwsgi_temp_path {self.dir}/tmp;
-  scgi_temp_path {self.dir}/tmp;
-  server {{
-    listen 127.0.0.1:{port};
-    location / {{ return 200; }}
-  }}
-}}
-""")
-        self.proc = Proc(["nginx", "-p", self.dir, "-c", conf, "-g", "daemon off;"], log_name="nginx")
-        wait_port(port)
-
-    def logged(self):
-        """(answered requests, of which 2xx)."""
-        n = ok = 0
-        with open(self.access_log) as f:
-            for line in f:
-                n += 1
-                ok += line.split(" ")[2].startswith("2")
-        return n, ok
-
-    def stop(self):
-        self.proc.stop()
-        import shutil
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 def pipelined_get(port, paths, batch=16):
     """Sends GETs for `paths` on one keep-alive connection, `batch` at a time
     (small batches: each read the server makes stays within the capture
@@ -129,7 +79,7 @@ def pipelined_get(port, paths, batch=16):
 class SeriesCapTest(unittest.TestCase):
     def setUp(self):
         self.port = free_port()
-        self.nginx = ReturnNginx(self.port)
+        self.nginx = harness.Nginx(self.port, locations="location / { return 200; }")
         self.config = write_config({
             "targets": [{"name": "edge", "ports": [self.port]}],
             "metrics": {

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: Apache-2.0
+// The kernel's list of watched processes: the watched map (tgid -> service)
+// and the probes' bitmap prefilter in front of it (ASTER_PID_BITS in
+// bpf/aster_events.h). Both are written here and only here on the userspace
+// side, so the rule that keeps them consistent lives in one place.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+
+namespace aster {
+
+class WatchList {
+ public:
+  // map_fd: the watched hash; bits: the skeleton's mmap of watched_bits;
+  // epoch: the skeleton's watch_epoch.
+  WatchList(int map_fd, uint64_t* bits, uint32_t* epoch) : map_fd_(map_fd), bits_(bits), epoch_(epoch) {}
+
+  // False when the map is full.
+  bool add(pid_t pid, uint16_t service_id);
+  void remove(pid_t pid);
+  int map_fd() const { return map_fd_; }
+
+ private:
+  void set_bit(pid_t pid, bool on);
+
+  int map_fd_;
+  uint64_t* bits_;
+  uint32_t* epoch_;
+};
+
+}  // namespace aster
