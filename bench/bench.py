@@ -618,7 +618,9 @@ def phase_memory(servers):
     # shows how far it scales (aster_exporter_http_series counts label sets).
     steps = [max(1, 10000 // 51), SERIES_PATHS]
     log(f"\n== memory: distinct paths on the Go server ({', '.join(map(str, steps))}), socket mode ==")
-    exp = Exporter("socket", [GO_PORT], 1, extra=["--limits.max-paths-per-service=20000"])
+    # Learning off: the generated words must stay distinct paths, not ":param".
+    exp = Exporter("socket", [GO_PORT], 1, extra=["--limits.max-paths-per-service=20000",
+                                                  "--metrics.learn-threshold=0"])
     try:
         wrk(f"http://127.0.0.1:{GO_PORT}/tiny", 2)  # steady state: buffers, one series
         time.sleep(0.5)
