@@ -119,7 +119,7 @@ struct aster_conn_state {
 	__u64 sock_ino;
 	/* The last process that moved bytes on this socket and its service, so
 	 * the watched map is looked up only when another process takes over or
-	 * userspace moved a process to another service (watch_epoch). */
+	 * userspace watched a process anew or moved it (watch_epoch). */
 	__u32 owner_tgid;
 	__u16 owner_service;
 	__u16 owner_epoch;

@@ -36,8 +36,9 @@ struct {
 /* See ASTER_PID_BITS. Userspace writes it through the skeleton's mmap of
  * .bss; the fork and exit probes with atomic or/and. */
 __u64 watched_bits[ASTER_PID_BITMAP_WORDS];
-/* Bumped by userspace when it moves a watched process to another service,
- * so sockets forget the service they remembered (see owner_service). */
+/* Bumped by userspace whenever it watches a process anew or moves one to
+ * another service, so sockets forget the service they remembered (see
+ * owner_service). */
 __u32 watch_epoch;
 
 static __always_inline bool maybe_watched(__u32 tgid)

@@ -31,9 +31,12 @@ bool WatchList::add(pid_t pid, uint16_t service_id) {
     if (!had) set_bit(pid, false);
     return false;
   }
-  // Sockets remember their process's service; a process moved to another
-  // service makes them look it up again.
-  if (had && old.service_id != service_id) __atomic_fetch_add(epoch_, 1, __ATOMIC_SEQ_CST);
+  // Sockets remember the service of the last process that used them, by
+  // tgid. A tgid that now means another service (moved to another service,
+  // or unwatched and picked again after an exec or a PID reuse, with
+  // sockets it inherited) must make them look it up again. Watching is
+  // rare, so any add that is not a no-op bumps the epoch.
+  if (!had || old.service_id != service_id) __atomic_fetch_add(epoch_, 1, __ATOMIC_SEQ_CST);
   return true;
 }
 
