@@ -5,8 +5,9 @@
 #   sudo bench/run.sh
 #
 # It builds what it needs (the exporter if build/aster-exporter is missing,
-# the Go server, the empty-probe loader), enables kernel.bpf_stats_enabled
-# (restored afterwards), mounts tracefs if needed, starts a gin server (plain,
+# the Go server, the empty-probe loader), turns kernel.bpf_stats_enabled on
+# only for the windows that read the probes' kernel time (restored
+# afterwards), mounts tracefs if needed, starts a gin server (plain,
 # and a second one with the in-process metrics middleware) and nginx, and
 # prints figures: throughput, latency, BPF and CPU time per request, peak
 # RSS, events lost (per scenario and variant); the exactness diff against
@@ -16,7 +17,8 @@
 #
 # Knobs (environment):
 #   PAIRS=8          rounds per scenario (each: the unwatched run, then every variant)
-#   DURATION=4       seconds of wrk per run
+#   DURATION=4       seconds of wrk per run (bpf_stats off)
+#   STATS_DURATION=2 seconds of the same load with bpf_stats on, after each probed run
 #   CONNS=32 THREADS=1   wrk -c / -t
 #   SCENARIOS=go-tiny,go-work,nginx-small,nginx-large
 #   PHASES=load,exact,memory,syscall,profile
@@ -26,8 +28,11 @@
 #                    (or break) the binary mid-run
 #   EXPORTER=path    measure this binary instead (e.g. build/aster-exporter of
 #                    the working tree); nothing is built then
+#   VARIANTS=aster-socket,aster-socket+x   replace the measured variants (experiments);
+#   VARIANT_ARGS='{"aster-socket+x": ["--bpf.poll-interval-ms=40"]}'   a named variant's flags;
+#   VARIANT_EXPORTERS='{"aster-socket+x": "/tmp/x/build/aster-exporter"}'   its binary
 #   OUT=/tmp/aster-bench   work directory (binaries, logs, perf data)
-# Defaults take about 15 minutes on 2 cores.
+# Defaults take about 20 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
