@@ -14,9 +14,11 @@ build=(cmake g++ make pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g
        prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev libdw-dev)
 # Real servers and clients, the fuzzer runtime, promtool and a Prometheus
 # server, dpkg-dev for the .deb, setpriv (util-linux) and capsh (libcap2-bin)
-# for the privilege checks, systemd-analyze to verify the unit.
+# for the privilege checks, systemd-analyze to verify the unit, unshare,
+# nsenter (util-linux) and ip (iproute2) for a server in a network namespace
+# of its own, as in a container.
 test=(libgtest-dev googletest libclang-rt-14-dev nginx-light curl wrk python3 python3-yaml
-      prometheus dpkg-dev util-linux procps systemd libcap2-bin golang-go)
+      prometheus dpkg-dev util-linux procps systemd libcap2-bin golang-go iproute2)
 bench=(golang-go golang-github-gin-gonic-gin-dev golang-github-prometheus-client-golang-dev
        linux-perf nginx-light wrk python3)
 

@@ -44,6 +44,8 @@ std::optional<ProcStat> read_proc_stat(pid_t pid) {
   while (in >> tok && f.size() < 24) f.push_back(tok);
   if (f.size() < 22) return std::nullopt;
   ProcStat s;
+  s.state = f[0][0];
+  s.flags = std::strtoull(f[6].c_str(), nullptr, 10);         // field 9
   s.utime_ticks = std::strtoull(f[11].c_str(), nullptr, 10);  // field 14
   s.stime_ticks = std::strtoull(f[12].c_str(), nullptr, 10);  // field 15
   s.threads = std::strtoull(f[17].c_str(), nullptr, 10);      // field 20

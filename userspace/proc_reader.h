@@ -13,12 +13,23 @@
 namespace aster {
 
 struct ProcStat {
+  char state = '?';          // field 3: R, S, D, Z (zombie), X (dead), ...
+  uint64_t flags = 0;        // field 9: the kernel's PF_* flags
   uint64_t start_ticks = 0;  // field 22: start time in clock ticks since boot
   uint64_t utime_ticks = 0;
   uint64_t stime_ticks = 0;
   uint64_t vsize_bytes = 0;
   uint64_t rss_pages = 0;
   uint64_t threads = 0;
+  // Exiting (PF_EXITING is set before the exit probe runs) or exited and
+  // waiting to be reaped: its exit has passed or is passing the probes, so
+  // a map entry added now might never be removed. (A group leader that
+  // exited while other threads run is also marked so, but has more than one
+  // thread.)
+  bool exited() const {
+    constexpr uint64_t kPfExiting = 0x4;
+    return threads <= 1 && (state == 'Z' || state == 'X' || (flags & kPfExiting));
+  }
 };
 
 std::optional<ProcStat> read_proc_stat(pid_t pid);

@@ -52,12 +52,10 @@ bool under_cgroup(const std::string& path, const std::string& prefix) {
 TargetDiscovery::TargetDiscovery(const Config& cfg, ServiceRegistry& registry, WatchList watch_list,
                                  pid_t self)
     : cfg_(cfg), registry_(registry), watch_list_(watch_list), self_(self) {
-  need_listeners_ = cfg_.targets.empty();
   for (const auto& t : cfg_.targets) {
     Selector s{&t, nullptr};
     if (!t.exe.empty()) s.exe = std::make_unique<std::regex>(t.exe, std::regex::extended);
     selectors_.push_back(std::move(s));
-    need_listeners_ |= !t.ports.empty();
   }
 }
 
@@ -68,15 +66,28 @@ bool TargetDiscovery::needs_exec_events() const {
   return false;
 }
 
-bool TargetDiscovery::select(pid_t pid, const Listeners& listeners, std::string* service) {
-  // Ports this process listens on, computed only if some rule asks.
+const TargetDiscovery::Listeners& TargetDiscovery::ScanListeners::of(pid_t pid) {
+  uint64_t ns = net_namespace(pid);
+  if (ns == 0 || netns_read_.insert(ns).second) {
+    for (const auto& [inode, port] : table_.of(pid, ns)) merged_[inode] = port;
+  }
+  return merged_;
+}
+
+bool TargetDiscovery::select(pid_t pid, ScanListeners& listeners, std::string* service) {
+  // Ports this process listens on, computed only if some rule asks; a
+  // process without sockets costs no read of its namespace's table.
   std::vector<uint16_t> ports;
   bool ports_known = false;
   auto listening = [&]() -> const std::vector<uint16_t>& {
     if (!ports_known) {
-      for (uint64_t inode : socket_inodes(pid)) {
-        auto it = listeners.find(inode);
-        if (it != listeners.end()) ports.push_back(it->second);
+      std::vector<uint64_t> inodes = socket_inodes(pid);
+      if (!inodes.empty()) {
+        const Listeners& table = listeners.of(pid);
+        for (uint64_t inode : inodes) {
+          auto it = table.find(inode);
+          if (it != table.end()) ports.push_back(it->second);
+        }
       }
       ports_known = true;
     }
@@ -124,9 +135,11 @@ void TargetDiscovery::watch(pid_t pid, uint64_t start_ticks, const std::string& 
     return;
   }
   // The process may have exited between the scan and the update; a stale
-  // entry would watch whatever process reuses the PID, so check again.
+  // entry would watch whatever process reuses the PID, so check again. A
+  // zombie counts as gone: the exit probe has run already, so nothing would
+  // take its entry out.
   auto st = read_proc_stat(pid);
-  if (!st || st->start_ticks != start_ticks) {
+  if (!st || st->start_ticks != start_ticks || st->exited()) {
     watch_list_.remove(pid);
     return;
   }
@@ -143,14 +156,11 @@ void TargetDiscovery::check_one(pid_t pid, bool after_exec) {
   std::lock_guard<std::mutex> lock(scan_mu_);
   if (pid == self_) return;
   auto st = read_proc_stat(pid);
-  if (!st) return;
+  if (!st || st->exited()) return;
   WatchedProcess wp;
   bool watched = registry_.find(pid, &wp);
   if (watched && !after_exec) return;
-  Listeners listeners;
-  if (need_listeners_) {
-    for (const auto& [inode, port] : listening_sockets(pid)) listeners[inode] = port;
-  }
+  ScanListeners listeners(listen_table_);
   std::string service;
   if (select(pid, listeners, &service)) {
     if (!watched || registry_.name(wp.service_id) != service) watch(pid, st->start_ticks, service);
@@ -170,7 +180,7 @@ void TargetDiscovery::scan() {
   // Watched processes first: gone, or PID reused by another process?
   for (const auto& wp : registry_.processes()) {
     auto st = read_proc_stat(wp.pid);
-    if (!st || st->start_ticks != wp.start_ticks) {
+    if (!st || st->start_ticks != wp.start_ticks || st->exited()) {
       LOG_INFO("pid %d is gone; no longer watched", wp.pid);
       unwatch(wp.pid);
       seen_.erase(wp.pid);
@@ -181,24 +191,17 @@ void TargetDiscovery::scan() {
   }
 
   // Listening sockets, per network namespace (containers have their own).
-  Listeners listeners;
-  std::unordered_set<uint64_t> netns_done;
+  ScanListeners listeners(listen_table_);
   for (pid_t pid : pids) {
     if (pid == self_) continue;
     auto st = read_proc_stat(pid);
-    if (!st) continue;
+    if (!st || st->exited()) continue;
     WatchedProcess wp;
     if (registry_.find(pid, &wp) && wp.start_ticks == st->start_ticks) continue;
     auto& seen = seen_[pid];
     if (seen.start_ticks == st->start_ticks && ++seen.scans_since_fd_check < kIdleRecheckScans) continue;
     seen.start_ticks = st->start_ticks;
     seen.scans_since_fd_check = 0;
-    if (need_listeners_) {
-      uint64_t ns = net_namespace(pid);
-      if (ns != 0 && netns_done.insert(ns).second) {
-        for (const auto& [inode, port] : listening_sockets(pid)) listeners[inode] = port;
-      }
-    }
     std::string service;
     if (select(pid, listeners, &service)) watch(pid, st->start_ticks, service);
   }
@@ -216,12 +219,16 @@ void TargetDiscovery::run(const std::atomic<bool>& stop) {
   auto next_scan = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.discovery_interval_ms);
   while (!stop.load()) {
     std::unordered_map<pid_t, bool> todo;
+    std::vector<pid_t> exited;
     {
       std::unique_lock<std::mutex> lock(pending_mu_);
       // Short waits so a stop request is noticed quickly.
-      pending_cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return !pending_.empty(); });
+      pending_cv_.wait_for(lock, std::chrono::milliseconds(100),
+                           [&] { return !pending_.empty() || !exited_.empty(); });
       todo.swap(pending_);
+      exited.swap(exited_);
     }
+    for (pid_t pid : exited) forget_exited(pid);
     for (const auto& [pid, after_exec] : todo) check_one(pid, after_exec);
     if (std::chrono::steady_clock::now() >= next_scan) {
       scan();
@@ -232,10 +239,26 @@ void TargetDiscovery::run(const std::atomic<bool>& stop) {
 
 void TargetDiscovery::on_fork(pid_t child, uint16_t service_id) {
   auto st = read_proc_stat(child);
-  if (!st) return;  // already gone; the exit probe removed its map entry
+  if (!st || st->exited()) return;  // already gone; the exit probe removed its map entry
   registry_.add(WatchedProcess{child, st->start_ticks, service_id});
 }
 
-void TargetDiscovery::on_exit(pid_t pid) { registry_.remove(pid); }
+void TargetDiscovery::on_exit(pid_t pid) {
+  registry_.remove(pid);
+  {
+    std::lock_guard<std::mutex> lock(pending_mu_);
+    exited_.push_back(pid);
+  }
+  pending_cv_.notify_one();
+}
+
+void TargetDiscovery::forget_exited(pid_t pid) {
+  std::lock_guard<std::mutex> lock(scan_mu_);
+  WatchedProcess wp;
+  if (registry_.find(pid, &wp)) return;  // watched again since: a live process, or the scan's to judge
+  auto st = read_proc_stat(pid);
+  if (st && !st->exited()) return;  // a new process on a reused PID (maybe a watched parent's child): not ours
+  watch_list_.remove(pid);
+}
 
 }  // namespace aster

@@ -134,6 +134,49 @@ class DiscoveryTest(unittest.TestCase):
             node.stop()
             os.rmdir(cg)
 
+    def test_server_in_its_own_network_namespace(self):
+        """A container's server: its listeners are not in the exporter's
+        namespace (whose table is read through sock_diag), so discovery
+        reads them from /proc/PID/net/tcp of the process. A server on the
+        same port in the exporter's own namespace is found too, and each
+        service counts its own requests only."""
+        port = free_port()
+        # unshare and sh exec into the server: the child's PID is the server's.
+        inside = Proc(["unshare", "--net", "sh", "-c",
+                       f"ip link set lo up && exec node {os.path.join(harness.SERVERS, 'node_server.js')} {port}"],
+                      log_name="netns-node")
+        host = None
+        exporter = None
+        try:
+            enter = ["nsenter", f"--net=/proc/{inside.pid}/ns/net"]
+
+            def curl_inside(n):
+                urls = [a for _ in range(n) for a in ("-o", "/dev/null", f"http://127.0.0.1:{port}/fixed/7")]
+                r = subprocess.run(enter + ["curl", "-sS", "-w", "%{http_code}\n", *urls],
+                                   capture_output=True, text=True, timeout=30)
+                return r.stdout.split() if r.returncode == 0 else None
+            wait_for(lambda: curl_inside(1), what="the server inside its namespace")
+            self.assertNotEqual(os.stat(f"/proc/{inside.pid}/ns/net").st_ino,
+                                os.stat("/proc/self/ns/net").st_ino)
+            host = harness.start_python(port, tempfile.gettempdir())
+            exporter = Exporter("--config.file=" + self._config(
+                f"targets:\n  - name: in-netns\n    ports: [{port}]\n    pids: [{inside.pid}]\n"
+                f"  - name: on-host\n    ports: [{port}]\n"))
+            exporter.wait_watching("in-netns")
+            exporter.wait_watching("on-host")
+            self.assertEqual(curl_inside(6), ["200"] * 6)
+            self.assertEqual(curl(*[f"http://127.0.0.1:{port}/close-delimited?size=10"] * 3), [(200, 10)] * 3)
+            exporter.wait_count(6, service="in-netns", method="GET", status="2xx")
+            exporter.wait_count(3, service="on-host", method="GET", status="2xx")
+            m = exporter.wait_count(600, name="aster_http_response_size_bytes_sum", service="in-netns")
+            self.assertEqual(m.get("aster_http_requests_total", service="in-netns"), 6)
+        finally:
+            if exporter:
+                exporter.stop()
+            if host:
+                host.stop()
+            inside.stop()
+
     def _config(self, text):
         f = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
         f.write(text)
