@@ -52,10 +52,12 @@ bool under_cgroup(const std::string& path, const std::string& prefix) {
 TargetDiscovery::TargetDiscovery(const Config& cfg, ServiceRegistry& registry, WatchList watch_list,
                                  pid_t self)
     : cfg_(cfg), registry_(registry), watch_list_(watch_list), self_(self) {
+  need_listeners_ = cfg_.targets.empty();
   for (const auto& t : cfg_.targets) {
     Selector s{&t, nullptr};
     if (!t.exe.empty()) s.exe = std::make_unique<std::regex>(t.exe, std::regex::extended);
     selectors_.push_back(std::move(s));
+    need_listeners_ |= !t.ports.empty();
   }
 }
 
@@ -66,28 +68,15 @@ bool TargetDiscovery::needs_exec_events() const {
   return false;
 }
 
-const TargetDiscovery::Listeners& TargetDiscovery::ScanListeners::of(pid_t pid) {
-  uint64_t ns = net_namespace(pid);
-  if (ns == 0 || netns_read_.insert(ns).second) {
-    for (const auto& [inode, port] : table_.of(pid, ns)) merged_[inode] = port;
-  }
-  return merged_;
-}
-
-bool TargetDiscovery::select(pid_t pid, ScanListeners& listeners, std::string* service) {
-  // Ports this process listens on, computed only if some rule asks; a
-  // process without sockets costs no read of its namespace's table.
+bool TargetDiscovery::select(pid_t pid, const Listeners& listeners, std::string* service) {
+  // Ports this process listens on, computed only if some rule asks.
   std::vector<uint16_t> ports;
   bool ports_known = false;
   auto listening = [&]() -> const std::vector<uint16_t>& {
     if (!ports_known) {
-      std::vector<uint64_t> inodes = socket_inodes(pid);
-      if (!inodes.empty()) {
-        const Listeners& table = listeners.of(pid);
-        for (uint64_t inode : inodes) {
-          auto it = table.find(inode);
-          if (it != table.end()) ports.push_back(it->second);
-        }
+      for (uint64_t inode : socket_inodes(pid)) {
+        auto it = listeners.find(inode);
+        if (it != listeners.end()) ports.push_back(it->second);
       }
       ports_known = true;
     }
@@ -135,9 +124,9 @@ void TargetDiscovery::watch(pid_t pid, uint64_t start_ticks, const std::string& 
     return;
   }
   // The process may have exited between the scan and the update; a stale
-  // entry would watch whatever process reuses the PID, so check again. A
-  // zombie counts as gone: the exit probe has run already, so nothing would
-  // take its entry out.
+  // entry would watch whatever process reuses the PID, so check again. An
+  // exiting process or a zombie counts as gone: the exit probe has run
+  // already (or is running), so nothing would take its entry out.
   auto st = read_proc_stat(pid);
   if (!st || st->start_ticks != start_ticks || st->exited()) {
     watch_list_.remove(pid);
@@ -160,7 +149,10 @@ void TargetDiscovery::check_one(pid_t pid, bool after_exec) {
   WatchedProcess wp;
   bool watched = registry_.find(pid, &wp);
   if (watched && !after_exec) return;
-  ScanListeners listeners(listen_table_);
+  Listeners listeners;
+  if (need_listeners_) {
+    for (const auto& [inode, port] : listening_sockets(pid)) listeners[inode] = port;
+  }
   std::string service;
   if (select(pid, listeners, &service)) {
     if (!watched || registry_.name(wp.service_id) != service) watch(pid, st->start_ticks, service);
@@ -191,7 +183,8 @@ void TargetDiscovery::scan() {
   }
 
   // Listening sockets, per network namespace (containers have their own).
-  ScanListeners listeners(listen_table_);
+  Listeners listeners;
+  std::unordered_set<uint64_t> netns_done;
   for (pid_t pid : pids) {
     if (pid == self_) continue;
     auto st = read_proc_stat(pid);
@@ -202,6 +195,12 @@ void TargetDiscovery::scan() {
     if (seen.start_ticks == st->start_ticks && ++seen.scans_since_fd_check < kIdleRecheckScans) continue;
     seen.start_ticks = st->start_ticks;
     seen.scans_since_fd_check = 0;
+    if (need_listeners_) {
+      uint64_t ns = net_namespace(pid);
+      if (ns != 0 && netns_done.insert(ns).second) {
+        for (const auto& [inode, port] : listening_sockets(pid)) listeners[inode] = port;
+      }
+    }
     std::string service;
     if (select(pid, listeners, &service)) watch(pid, st->start_ticks, service);
   }

@@ -19,7 +19,6 @@
 #include <vector>
 
 #include "config.h"
-#include "listen_table.h"
 #include "service_registry.h"
 #include "watch_list.h"
 
@@ -55,30 +54,16 @@ class TargetDiscovery {
     std::unique_ptr<std::regex> exe;
   };
   using Listeners = std::unordered_map<uint64_t, uint16_t>;  // socket inode -> port
-  // The listeners one scan (or one check) has read: a namespace's table is
-  // read the first time a process in it that holds sockets needs its ports,
-  // and at most once per scan.
-  class ScanListeners {
-   public:
-    explicit ScanListeners(ListenTable& table) : table_(table) {}
-    const Listeners& of(pid_t pid);
-
-   private:
-    ListenTable& table_;
-    std::unordered_set<uint64_t> netns_read_;
-    Listeners merged_;  // socket inodes are unique across namespaces
-  };
 
   // The service name for this process if a selector picks it.
-  bool select(pid_t pid, ScanListeners& listeners, std::string* service);
+  bool select(pid_t pid, const Listeners& listeners, std::string* service);
   void check_one(pid_t pid, bool after_exec);
   void watch(pid_t pid, uint64_t start_ticks, const std::string& service);
   void unwatch(pid_t pid);
   // A watched process's exit event came: the exit probe removed its map
   // entry, but discovery may have added it again while the process was on
   // its way out (selected before, re-checked just before the exit). Removes
-  // such an entry unless the PID now names a live process the registry
-  // knows about.
+  // such an entry unless the PID now names a live process.
   void forget_exited(pid_t pid);
 
   const Config& cfg_;
@@ -86,7 +71,7 @@ class TargetDiscovery {
   WatchList watch_list_;
   pid_t self_;
   std::vector<Selector> selectors_;
-  ListenTable listen_table_;
+  bool need_listeners_;
   std::unordered_map<pid_t, Seen> seen_;
   std::mutex scan_mu_;  // scan() and check_one()
 

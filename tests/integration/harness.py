@@ -240,8 +240,12 @@ class Exporter:
                 return self.scrape().get("aster_service_processes", service=service) >= processes
             except OSError:  # a scrape that timed out on a loaded machine: poll again
                 return False
-        wait_for(watching, timeout=20,
-                 what=f"{processes} watched process(es) of service {service}")
+        try:
+            wait_for(watching, timeout=20,
+                     what=f"{processes} watched process(es) of service {service}")
+        except AssertionError as e:
+            log = "\n".join(l for l in self.proc.output().splitlines() if "libbpf:" not in l)
+            raise AssertionError(f"{e}\nexporter log (last 4000 characters):\n{log[-4000:]}") from None
 
     def wait_count(self, expected, name="aster_http_requests_total", timeout=10, **labels):
         """Polls until the summed counter equals `expected`; returns the scrape.

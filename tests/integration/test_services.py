@@ -136,10 +136,9 @@ class DiscoveryTest(unittest.TestCase):
 
     def test_server_in_its_own_network_namespace(self):
         """A container's server: its listeners are not in the exporter's
-        namespace (whose table is read through sock_diag), so discovery
-        reads them from /proc/PID/net/tcp of the process. A server on the
-        same port in the exporter's own namespace is found too, and each
-        service counts its own requests only."""
+        namespace, so discovery reads them from /proc/PID/net/tcp of the
+        process. A server on the same port in the exporter's own namespace
+        is found too, and each service counts its own requests only."""
         port = free_port()
         # unshare and sh exec into the server: the child's PID is the server's.
         inside = Proc(["unshare", "--net", "sh", "-c",
