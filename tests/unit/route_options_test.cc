@@ -70,37 +70,33 @@ TEST(MetricsOptions, ErrorsNameTheKey) {
   EXPECT_EQ(error_of("metrics:\n  routes:\n    - templat: /a\n"),
             "unknown key 'metrics.routes[0].templat' (known here: service, template)");
   EXPECT_EQ(error_of("metrics:\n  prefx: a\n").find("unknown key 'metrics.prefx'"), 0u);
-  EXPECT_NE(error_of("metrics:\n  routes:\n    - /a/{id\n").find("metrics.routes[0]: route template '/a/{id': unclosed"),
-            std::string::npos);
-  EXPECT_NE(error_of("metrics:\n  status_label: exact\n").find("metrics.status_label: expected class"), std::string::npos);
-  EXPECT_NE(error_of("metrics:\n  max_series_per_family: 0\n").find("metrics.max_series_per_family"), std::string::npos);
-  EXPECT_NE(error_of("metrics:\n  prefix: 9x\n").find("metrics.prefix"), std::string::npos);
-  EXPECT_NE(error_of("metrics:\n  buckets:\n    request_duration_seconds: [1, 0.5]\n").find("increase strictly"),
-            std::string::npos);
-  EXPECT_NE(error_of("metrics:\n  buckets:\n    request_duration_seconds: [1, x]\n")
-                .find("metrics.buckets.request_duration_seconds[1]"),
-            std::string::npos);
-  EXPECT_NE(error_of("metrics:\n  gauges:\n    - name: g\n      up: {method: FETCH, route: /a}\n")
-                .find("metrics.gauges[0].up.method: expected GET"),
-            std::string::npos);
-  EXPECT_NE(error_of("metrics:\n  gauges:\n    - name: g\n      up: {method: GET}\n").find("metrics.gauges[0].up: needs a route"),
-            std::string::npos);
-  EXPECT_NE(error_of("metrics:\n  gauges:\n    - name: g\n      up: {route: /a, status: 2xy}\n").find("metrics.gauges[0].up.status"),
-            std::string::npos);
-  EXPECT_NE(error_of("metrics:\n  gauges:\n    - name: g\n").find("needs up"), std::string::npos);
-  EXPECT_NE(error_of("metrics:\n  gauges:\n    - name: g\n      up: {route: /a}\n      inflight: {route: /b}\n")
-                .find("not both"),
-            std::string::npos);
-  EXPECT_NE(error_of("metrics:\n  gauges:\n    - name: g\n      inflight: {route: /b, status: 2xx}\n")
-                .find("unknown key 'metrics.gauges[0].inflight.status'"),
-            std::string::npos);
-  EXPECT_NE(error_of("metrics:\n  gauges:\n    - {name: g, up: {route: /a}}\n    - {name: g, up: {route: /b}}\n")
-                .find("already defined"),
-            std::string::npos);
-  EXPECT_NE(error_of("metrics:\n  gauges:\n    - {name: aster_http_requests_total, up: {route: /a}}\n").find("collide"),
-            std::string::npos);
-  EXPECT_NE(error_of("metrics:\n  gauges:\n    - {name: process_things, up: {route: /a}}\n").find("collide"),
-            std::string::npos);
+  // Each bad document and a part of the error it must give.
+  const struct {
+    const char* yaml;
+    const char* says;
+  } cases[] = {
+      {"metrics:\n  routes:\n    - /a/{id\n", "metrics.routes[0]: route template '/a/{id': unclosed"},
+      {"metrics:\n  status_label: exact\n", "metrics.status_label: expected class"},
+      {"metrics:\n  max_series_per_family: 0\n", "metrics.max_series_per_family"},
+      {"metrics:\n  prefix: 9x\n", "metrics.prefix"},
+      {"metrics:\n  buckets:\n    request_duration_seconds: [1, 0.5]\n", "increase strictly"},
+      {"metrics:\n  buckets:\n    request_duration_seconds: [1, x]\n", "metrics.buckets.request_duration_seconds[1]"},
+      {"metrics:\n  gauges:\n    - name: g\n      up: {method: FETCH, route: /a}\n",
+       "metrics.gauges[0].up.method: expected GET"},
+      {"metrics:\n  gauges:\n    - name: g\n      up: {method: GET}\n", "metrics.gauges[0].up: needs a route"},
+      {"metrics:\n  gauges:\n    - name: g\n      up: {route: /a, status: 2xy}\n", "metrics.gauges[0].up.status"},
+      {"metrics:\n  gauges:\n    - name: g\n", "needs up"},
+      {"metrics:\n  gauges:\n    - name: g\n      up: {route: /a}\n      inflight: {route: /b}\n", "not both"},
+      {"metrics:\n  gauges:\n    - name: g\n      inflight: {route: /b, status: 2xx}\n",
+       "unknown key 'metrics.gauges[0].inflight.status'"},
+      {"metrics:\n  gauges:\n    - {name: g, up: {route: /a}}\n    - {name: g, up: {route: /b}}\n", "already defined"},
+      {"metrics:\n  gauges:\n    - {name: aster_http_requests_total, up: {route: /a}}\n", "collide"},
+      {"metrics:\n  gauges:\n    - {name: process_things, up: {route: /a}}\n", "collide"},
+  };
+  for (const auto& c : cases) {
+    std::string err = error_of(c.yaml);
+    EXPECT_NE(err.find(c.says), std::string::npos) << c.yaml << "gave: " << err;
+  }
 }
 
 TEST(MetricsOptions, Flags) {
