@@ -171,8 +171,10 @@ std::vector<std::pair<uint64_t, uint16_t>> listening_sockets(pid_t pid) {
       if (!(f >> sl >> local >> remote >> state >> txrx >> trwhen >> retr >> uid >> timeout >> inode)) continue;
       // The kernel lists the listening hash before the established one
       // (tcp_get_idx): stop at the first other state, so a busy server's
-      // thousands of connections are never formatted, nor their hash walked
-      // (that walk was 3 % of the exporter's CPU under load).
+      // connections are not parsed here. The kernel still walks its whole
+      // established hash once per read to produce the first of them (about
+      // 1.8 ms per file on a 24 GiB machine; see bench/RESULTS.md, "Left
+      // open"), whatever we stop at.
       if (state != "0A") break;  // TCP_LISTEN
       auto colon = local.rfind(':');
       if (colon == std::string::npos) continue;
