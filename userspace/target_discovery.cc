@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <iterator>
 #include <unistd.h>
 
 #include "event_layout.h"
@@ -18,6 +19,17 @@ namespace {
 // scanning every fd of every process every second would cost more CPU than
 // the probes themselves on a busy node. listen() events make up for it.
 constexpr uint32_t kIdleRecheckScans = 10;
+
+// listen() fires the tracepoint that reports it before the kernel has put
+// the socket in its listening table (inet_csk_listen_start stores
+// TCP_LISTEN, then validates the port and hashes the socket), so a check
+// that runs at once can find no listener; so can one that runs while the
+// listener's vCPU is descheduled in between. A listen that selected nothing
+// is checked again after these delays, each counted from the one before;
+// without them it would wait for the rescan, which may skip the process for
+// kIdleRecheckScans intervals.
+constexpr std::chrono::milliseconds kListenRecheckDelays[] = {
+    std::chrono::milliseconds(20), std::chrono::milliseconds(200), std::chrono::milliseconds(1000)};
 
 std::string read_exe_path(pid_t pid) {
   char buf[4096];
@@ -141,20 +153,21 @@ void TargetDiscovery::unwatch(pid_t pid) {
   registry_.remove(pid);
 }
 
-void TargetDiscovery::check_one(pid_t pid, bool after_exec) {
+bool TargetDiscovery::check_one(pid_t pid, bool after_exec) {
   std::lock_guard<std::mutex> lock(scan_mu_);
-  if (pid == self_) return;
+  if (pid == self_) return false;
   auto st = read_proc_stat(pid);
-  if (!st || st->exited()) return;
+  if (!st || st->exited()) return false;
   WatchedProcess wp;
   bool watched = registry_.find(pid, &wp);
-  if (watched && !after_exec) return;
+  if (watched && !after_exec) return true;
   Listeners listeners;
   if (need_listeners_) {
     for (const auto& [inode, port] : listening_sockets(pid)) listeners[inode] = port;
   }
   std::string service;
-  if (select(pid, listeners, &service)) {
+  bool selected = select(pid, listeners, &service);
+  if (selected) {
     if (!watched || registry_.name(wp.service_id) != service) watch(pid, st->start_ticks, service);
   } else if (watched && after_exec) {
     // exec replaced the program: a worker that became a shell is not the service.
@@ -162,6 +175,7 @@ void TargetDiscovery::check_one(pid_t pid, bool after_exec) {
     unwatch(pid);
   }
   seen_[pid] = Seen{st->start_ticks, 0};
+  return selected && registry_.find(pid, &wp);
 }
 
 void TargetDiscovery::scan() {
@@ -209,29 +223,56 @@ void TargetDiscovery::scan() {
 void TargetDiscovery::request_check(pid_t pid, bool after_exec) {
   {
     std::lock_guard<std::mutex> lock(pending_mu_);
-    pending_[pid] = pending_[pid] || after_exec;
+    pending_[pid] |= after_exec ? kAfterExec : kAfterListen;
   }
   pending_cv_.notify_one();
 }
 
+void TargetDiscovery::schedule_recheck(pid_t pid, size_t attempt) {
+  if (attempt == 0) {  // a new listen restarts the process's series
+    rechecks_.erase(std::remove_if(rechecks_.begin(), rechecks_.end(), [&](const Recheck& r) { return r.pid == pid; }),
+                    rechecks_.end());
+  }
+  if (attempt >= std::size(kListenRecheckDelays)) return;
+  rechecks_.push_back(Recheck{std::chrono::steady_clock::now() + kListenRecheckDelays[attempt], pid, attempt});
+}
+
 void TargetDiscovery::run(const std::atomic<bool>& stop) {
-  auto next_scan = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.discovery_interval_ms);
+  using Clock = std::chrono::steady_clock;
+  auto next_scan = Clock::now() + std::chrono::milliseconds(cfg_.discovery_interval_ms);
   while (!stop.load()) {
-    std::unordered_map<pid_t, bool> todo;
+    std::unordered_map<pid_t, uint8_t> todo;
     std::vector<pid_t> exited;
+    // Short waits so a stop request is noticed quickly; shorter when a
+    // recheck falls due first.
+    auto wake = Clock::now() + std::chrono::milliseconds(100);
+    for (const auto& r : rechecks_) wake = std::min(wake, r.due);
     {
       std::unique_lock<std::mutex> lock(pending_mu_);
-      // Short waits so a stop request is noticed quickly.
-      pending_cv_.wait_for(lock, std::chrono::milliseconds(100),
-                           [&] { return !pending_.empty() || !exited_.empty(); });
+      pending_cv_.wait_until(lock, wake, [&] { return !pending_.empty() || !exited_.empty(); });
       todo.swap(pending_);
       exited.swap(exited_);
     }
     for (pid_t pid : exited) forget_exited(pid);
-    for (const auto& [pid, after_exec] : todo) check_one(pid, after_exec);
-    if (std::chrono::steady_clock::now() >= next_scan) {
+    for (const auto& [pid, why] : todo) {
+      if (!check_one(pid, why & kAfterExec) && (why & kAfterListen)) schedule_recheck(pid, 0);
+    }
+    std::vector<Recheck> due;
+    auto now = Clock::now();
+    for (auto it = rechecks_.begin(); it != rechecks_.end();) {
+      if (it->due <= now) {
+        due.push_back(*it);
+        it = rechecks_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (const auto& r : due) {
+      if (!check_one(r.pid, false)) schedule_recheck(r.pid, r.attempt + 1);
+    }
+    if (Clock::now() >= next_scan) {
       scan();
-      next_scan = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.discovery_interval_ms);
+      next_scan = Clock::now() + std::chrono::milliseconds(cfg_.discovery_interval_ms);
     }
   }
 }

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -42,6 +43,8 @@ class TargetDiscovery {
   void on_fork(pid_t child, uint16_t service_id);
   void on_exit(pid_t pid);
   // The process listened or exec'd: check it now, from the discovery thread.
+  // A listen that selects nothing is checked again a few times (see
+  // kListenRecheckDelays in the .cc).
   void request_check(pid_t pid, bool after_exec);
 
  private:
@@ -57,7 +60,8 @@ class TargetDiscovery {
 
   // The service name for this process if a selector picks it.
   bool select(pid_t pid, const Listeners& listeners, std::string* service);
-  void check_one(pid_t pid, bool after_exec);
+  // True when the process is watched after the check.
+  bool check_one(pid_t pid, bool after_exec);
   void watch(pid_t pid, uint64_t start_ticks, const std::string& service);
   void unwatch(pid_t pid);
   // A watched process's exit event came: the exit probe removed its map
@@ -77,8 +81,18 @@ class TargetDiscovery {
 
   std::mutex pending_mu_;
   std::condition_variable pending_cv_;
-  std::unordered_map<pid_t, bool> pending_;  // pid -> after exec
-  std::vector<pid_t> exited_;                // exit events, for forget_exited()
+  enum : uint8_t { kAfterListen = 1, kAfterExec = 2 };
+  std::unordered_map<pid_t, uint8_t> pending_;  // pid -> why (kAfter* bits)
+  std::vector<pid_t> exited_;                   // exit events, for forget_exited()
+
+  // Listens that selected nothing, to check again; the discovery thread's own.
+  struct Recheck {
+    std::chrono::steady_clock::time_point due;
+    pid_t pid;
+    size_t attempt;  // index into kListenRecheckDelays of the delay waited
+  };
+  std::vector<Recheck> rechecks_;
+  void schedule_recheck(pid_t pid, size_t attempt);
 };
 
 }  // namespace aster
