@@ -146,6 +146,17 @@ def stat_cpu_us(pid):
     return ticks * 1e6 / os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu():
+    """The whole machine's CPU time from /proc/stat, in seconds: busy (user,
+    nice, system, irq, softirq), idle (idle, iowait), steal (taken by the
+    hypervisor for other guests)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    hz = os.sysconf("SC_CLK_TCK")
+    user, nice, system, idle, iowait, irq, softirq, steal = v
+    return dict(busy=(user + nice + system + irq + softirq) / hz, idle=(idle + iowait) / hz, steal=steal / hz)
+
+
 def status_kb(pid, key):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -376,13 +387,23 @@ def run_one(servers, name, variant):
         # guest) would be charged to the probes' servers and clients.
         bpf_stats(False)
         before = snap()
+        m0 = machine_cpu()
         w = wrk(f"http://127.0.0.1:{port}{sc['path']}", DURATION)
+        m1 = machine_cpu()
         time.sleep(0.3)  # the exporter drains its ring every 10 ms
         after = snap()
         r = dict(rps=w["rps"], p50=w["p50"], p99=w["p99"], requests=w["requests"],
                  non2xx=w["non2xx"], socket_errors=w["socket_errors"])
         n = max(w["requests"], 1)
         r["server_us"] = (after["server"] - before["server"]) / n / 1e3
+        # Where the machine's CPU went during the wrk window: if throughput
+        # falls by more than the CPU a request gains, the rest is idle time
+        # (a latency-bound pipeline) or time the hypervisor gave elsewhere.
+        d = {k: m1[k] - m0[k] for k in m0}
+        window = sum(d.values()) or 1.0
+        r["busy_us"] = d["busy"] * 1e6 / n
+        r["idle_pct"] = 100.0 * d["idle"] / window
+        r["steal_pct"] = 100.0 * d["steal"] / window
         served = w["requests"]
         if helper:
             # The probes' kernel time in a second, shorter window of the same
@@ -452,7 +473,9 @@ def phase_load(servers):
         base = [r["base"] for r in rounds]
         row = dict(scenario=name, variant="unwatched", rps=med([b["rps"] for b in base]),
                    ratio=1.0, p50=med([b["p50"] for b in base]), p99=med([b["p99"] for b in base]),
-                   server_us=med([b["server_us"] for b in base]))
+                   server_us=med([b["server_us"] for b in base]),
+                   busy_us=med([b["busy_us"] for b in base]), idle_pct=med([b["idle_pct"] for b in base]),
+                   steal_pct=med([b["steal_pct"] for b in base]))
         table.append(row)
         for v in variants:
             rs = [(r["base"], r[v]) for r in rounds]
@@ -464,6 +487,10 @@ def phase_load(servers):
                        p99r=med([x["p99"] / b["p99"] for b, x in rs]),
                        bpf_ns=med([x.get("bpf_ns") for _, x in rs]),
                        server_us=med([x["server_us"] for _, x in rs]),
+                       busy_us=med([x["busy_us"] for _, x in rs]),
+                       busy_r=med([x["busy_us"] / b["busy_us"] for b, x in rs]),
+                       idle_pct=med([x["idle_pct"] for _, x in rs]),
+                       steal_pct=med([x["steal_pct"] for _, x in rs]),
                        exp_us=med([x.get("exp_us") for _, x in rs]),
                        exp_stat_us=med([x.get("exp_stat_us") for _, x in rs]),
                        added_us=med([x["server_us"] - b["server_us"] + (x.get("exp_us") or 0) for b, x in rs]),
@@ -482,6 +509,7 @@ def phase_load(servers):
                 if short:
                     log(f"  WARNING {name} {v}: exporter counted fewer requests than wrk completed: {short}")
     print_table(table)
+    print_machine_table(table)
     log("\nBPF time per request by program (median ns per request, runs per request):")
     for (name, v), progs in profile_progs.items():
         items = ", ".join(f"{k} {ns:.0f} ns/{runs:.2f} runs" for k, (ns, runs) in sorted(progs.items()) if runs >= 0.005)
@@ -508,6 +536,19 @@ def print_table(table):
         log("| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |")
     log("(medians over rounds; ratios are per round against that round's unwatched run; "
         "srv = server CPU incl. probe time; added = srv − unwatched srv + exporter; lost = sum over rounds)")
+
+
+def print_machine_table(table):
+    """The machine's side of the same runs: a 2-core box saturated by server,
+    client and exporter serves (2 s of CPU per second) ÷ (busy µs per
+    request), unless part of the time is idle or stolen."""
+    log("\nWhere the machine's CPU went (whole machine during each wrk window, medians):")
+    log("  busy µs/req = user+system+irq+softirq of all CPUs ÷ requests (server, wrk, exporter, kernel); "
+        "÷unw = per-round ratio; idle/steal = share of the window's CPU time")
+    for r in table:
+        log(f"  {r['scenario']:12} {r['variant']:18} busy {fmt(r.get('busy_us'), '6.2f')} µs/req"
+            f" (÷unw {fmt(r.get('busy_r'), '.3f')}), idle {fmt(r.get('idle_pct'), '4.1f')} %,"
+            f" steal {fmt(r.get('steal_pct'), '4.1f')} %")
 
 
 # -------------------------------------------------------------- exactness
