@@ -41,7 +41,7 @@ CONNS = int(os.environ.get("CONNS", "32"))
 THREADS = int(os.environ.get("THREADS", "1"))
 SCENARIOS = os.environ.get("SCENARIOS", "go-tiny,go-work,nginx-small,nginx-large").split(",")
 SYSCALLS_ALL = os.environ.get("SYSCALLS_ALL", "0") == "1"
-PHASES = os.environ.get("PHASES", "load,exact,memory,syscall,profile").split(",")
+PHASES = os.environ.get("PHASES", "load,exact,memory,syscall,profile,attribution").split(",")
 # Experiments: VARIANTS replaces the measured list (e.g. "aster-socket,aster-socket+small");
 # VARIANT_ARGS gives a named variant its own exporter flags, as JSON
 # (e.g. '{"aster-socket+small": ["--bpf.ringbuf-bytes=1048576"]}').
@@ -857,6 +857,102 @@ def phase_profile(servers):
     bpf_stats(False)
 
 
+# What the probes' own path is, beside bpf_stats' programs: the tracepoint's
+# call-out and hardened usercopy's checks of the copy's destination.
+PROBE_PATH = re.compile(r"bpf_prog_|bpf_trace_run|\bbpf_|ringbuf|copy_from_user_nofault|sk_storage"
+                        r"|call_trace_sock_|__check_object_size|__virt_addr_valid")
+REPORT_LINE = re.compile(r"\s*([\d.]+)%\s+(\S+)\s+(\S+)\s+\[(.)\]\s+(.*)")
+
+
+def perf_attribution(data, requests):
+    """µs per request by (who, what) and by (who, symbol) from a whole-machine
+    cpu-clock recording."""
+    report = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "-g", "none",
+                             "--sort", "comm,dso,sym"], capture_output=True, text=True).stdout
+    m = re.search(r"Event count \(approx.\): (\d+)", report)
+    total_us = (int(m.group(1)) if m else 0) / 1e3  # cpu-clock counts ns over all CPUs
+    cats, syms = {}, {}
+    for line in report.splitlines():
+        m = REPORT_LINE.match(line)
+        if not m:
+            continue
+        pct, comm, dso, kind, sym = m.groups()
+        us = float(pct) / 100 * total_us / max(requests, 1)
+        who = {"goserver": "server", "wrk": "client"}.get(comm, "other")
+        if comm.startswith(("aster", "civetweb")):  # the exporter's threads
+            who = "exporter"
+        if comm == "swapper" and ("halt" in sym or "idle" in sym):
+            who = "idle"
+        if who in ("server", "client"):
+            what = "probes" if PROBE_PATH.search(dso + " " + sym) else ("kernel" if kind == "k" else "user")
+        else:
+            what = ""
+        cats[(who, what)] = cats.get((who, what), 0.0) + us
+        if who in ("server", "client") and kind == "k":
+            syms[(who, sym.strip())] = syms.get((who, sym.strip()), 0.0) + us
+    return cats, syms
+
+
+def phase_attribution(servers):
+    """Where watching costs the machine CPU, by symbol: go-tiny unwatched and
+    watched in alternating pairs, each a whole-machine perf recording."""
+    pairs = int(os.environ.get("ATTRIBUTION_PAIRS", "3"))
+    secs = 8
+    log(f"\n== attribution: go-tiny, {pairs} pairs of {secs} s whole-machine perf record (cpu-clock, "
+        f"bpf_stats off), unwatched then watched (socket mode) ==")
+    bpf_stats(False)
+    runs = {"unwatched": [], "watched": []}
+    for i in range(pairs):
+        for variant in runs:
+            exp = Exporter("socket", [GO_PORT], 1) if variant == "watched" else None
+            data = f"{OUT}/perf-attribution.data"
+            try:
+                wrk(f"http://127.0.0.1:{GO_PORT}/tiny", 1)  # warm-up
+                perf = start(["perf", "record", "-a", "-e", "cpu-clock", "-F", "4999", "-o", data,
+                              "--", "sleep", str(secs)], "perf",
+                             stdout=open(f"{OUT}/perf-attribution.log", "w"), stderr=subprocess.STDOUT)
+                w = wrk(f"http://127.0.0.1:{GO_PORT}/tiny", secs + 1)
+                perf.wait()
+                stop(perf)
+            finally:
+                if exp:
+                    exp.close()
+            runs[variant].append((w["rps"], perf_attribution(data, w["rps"] * secs)))
+    ratio = med([w[0] / u[0] for u, w in zip(runs["unwatched"], runs["watched"])])
+
+    def mean(variant, pick):
+        return sum(pick(a) for _, a in runs[variant]) / len(runs[variant])
+    rows = [("server", "probes", "server: BPF programs, helpers, tracepoint call-out, usercopy checks"),
+            ("server", "kernel", "server: the rest of its kernel time"),
+            ("server", "user", "server: user space"),
+            ("client", "probes", "wrk: the probes (early exits)"),
+            ("client", "kernel", "wrk: the rest of its kernel time"),
+            ("client", "user", "wrk: user space"),
+            ("exporter", "", "exporter"),
+            ("other", "", "other processes"),
+            ("idle", "", "idle (not busy)")]
+    log(f"  throughput watched ÷ unwatched in these pairs: {ratio:.3f}")
+    log(f"  {'µs per request (mean of the pairs)':64} {'unwatched':>9} {'watched':>9} {'added':>7}")
+    busy_u = busy_w = 0.0
+    for who, what, label in rows:
+        u = mean("unwatched", lambda a: a[0].get((who, what), 0.0))
+        w_ = mean("watched", lambda a: a[0].get((who, what), 0.0))
+        if who != "idle":
+            busy_u, busy_w = busy_u + u, busy_w + w_
+        log(f"  {label:64} {u:9.2f} {w_:9.2f} {w_ - u:+7.2f}")
+    log(f"  {'busy, whole machine':64} {busy_u:9.2f} {busy_w:9.2f} {busy_w - busy_u:+7.2f}")
+    for who in ("server", "client"):
+        keys = set()
+        for _, a in runs["unwatched"] + runs["watched"]:
+            keys |= {k for k in a[1] if k[0] == who}
+        grown = sorted(((mean("watched", lambda a: a[1].get(k, 0.0)) - mean("unwatched", lambda a: a[1].get(k, 0.0)), k[1])
+                        for k in keys if not PROBE_PATH.search(k[1])), reverse=True)[:6]
+        log(f"  {who} kernel symbols that grew most (µs/req): "
+            + ", ".join(f"{s} {d:+.2f}" for d, s in grown))
+    log("  (cpu-clock samples that fall while interrupts are off land where they are turned back on: "
+        "_raw_spin_unlock_irqrestore stands for the wake-ups' critical sections)")
+
+
 def foreign_load():
     """What else runs here: BPF programs that are not ours (another
     exporter, a test suite) and the load average. Both skew every figure."""
@@ -906,6 +1002,8 @@ def main():
         phase_syscall(servers)
     if "profile" in PHASES:
         phase_profile(servers)
+    if "attribution" in PHASES:
+        phase_attribution(servers)
     warn_foreign("end")
     log(f"\ntotal time {time.time() - t0:.0f} s")
 

@@ -21,7 +21,8 @@
 #   STATS_DURATION=2 seconds of the same load with bpf_stats on, after each probed run
 #   CONNS=32 THREADS=1   wrk -c / -t
 #   SCENARIOS=go-tiny,go-work,nginx-small,nginx-large
-#   PHASES=load,exact,memory,syscall,profile
+#   PHASES=load,exact,memory,syscall,profile,attribution
+#   ATTRIBUTION_PAIRS=3   unwatched/watched pairs of whole-machine perf recordings (attribution)
 #   SYSCALLS_ALL=1   run the syscalls-mode exporter in every scenario (default: go-tiny only)
 #   REF=HEAD         the commit to measure: exported with git archive and built
 #                    in $OUT/src, so edits in the working tree cannot change
