@@ -22,6 +22,9 @@ namespace aster {
 namespace {
 
 constexpr size_t kMaxProcs = 4096;  // bound on the allp slice one scrape reads
+// The runtime's page (_PageShift = 13 in runtime/malloc.go, the same on every
+// platform and in every Go version so far; constants are not in DWARF).
+constexpr uint64_t kGoPageBytes = 8192;
 
 // RAII for an fd + libelf handle.
 struct ElfFile {
@@ -97,6 +100,7 @@ void find_symbols(const ElfFile& f, GoLayout& g) {
     else if (std::strcmp(name, "runtime.allp") == 0) g.allp = sym.st_value;
     else if (std::strcmp(name, "runtime.sched") == 0) g.sched = sym.st_value;
     else if (std::strcmp(name, "runtime.memstats") == 0) g.memstats = sym.st_value;
+    else if (std::strcmp(name, "runtime.mheap_") == 0) g.mheap = sym.st_value;
   }
 }
 
@@ -134,15 +138,36 @@ int64_t nested_offset(Dwarf_Die* type, const char* outer, const char* inner) {
   return -1;
 }
 
+// Offset of an integer member that newer Go versions wrap in an atomic type
+// (runtime/internal/atomic.Uint64 and friends: a struct whose `value` member
+// holds it), plain in older ones.
+int64_t counter_offset(Dwarf_Die* type, const char* member) {
+  Dwarf_Die child;
+  if (dwarf_child(type, &child) != 0) return -1;
+  do {
+    if (dwarf_tag(&child) != DW_TAG_member) continue;
+    const char* name = dwarf_diename(&child);
+    if (!name || std::strcmp(name, member) != 0) continue;
+    int64_t base = member_offset(type, member);
+    Dwarf_Attribute attr;
+    Dwarf_Die t;
+    if (base < 0 || !dwarf_attr(&child, DW_AT_type, &attr) || !dwarf_formref_die(&attr, &t)) return -1;
+    if (dwarf_tag(&t) != DW_TAG_structure_type) return base;
+    int64_t off = member_offset(&t, "value");
+    return off < 0 ? -1 : base + off;
+  } while (dwarf_siblingof(&child, &child) == 0);
+  return -1;
+}
+
 // Field offsets from DWARF: they change between Go versions, so nothing is
-// hard-coded. Stops as soon as the three structs are found.
+// hard-coded. Stops as soon as the four structs are found.
 void find_offsets(const ElfFile& f, GoLayout& g) {
   Dwarf* dw = dwarf_begin_elf(f.elf, DWARF_C_READ, nullptr);
   if (!dw) return;
-  bool have_p = false, have_sched = false, have_ms = false;
+  bool have_p = false, have_sched = false, have_ms = false, have_mh = false;
   Dwarf_Off off = 0, next;
   size_t hsize;
-  while (!(have_p && have_sched && have_ms) &&
+  while (!(have_p && have_sched && have_ms && have_mh) &&
          dwarf_nextcu(dw, off, &next, &hsize, nullptr, nullptr, nullptr) == 0) {
     Dwarf_Die cu, die;
     if (dwarf_offdie(dw, off + hsize, &cu) && dwarf_child(&cu, &die) == 0) {
@@ -162,6 +187,9 @@ void find_offsets(const ElfFile& f, GoLayout& g) {
           g.ms_pause_total_ns = member_offset(&die, "pause_total_ns");
           g.ms_pause_ns = member_offset(&die, "pause_ns");
           have_ms = true;
+        } else if (!have_mh && std::strcmp(name, "runtime.mheap") == 0) {
+          g.mh_pages_in_use = counter_offset(&die, "pagesInUse");
+          have_mh = true;
         }
       } while (dwarf_siblingof(&die, &die) == 0);
     }
@@ -266,6 +294,15 @@ GoSample sample_go_process(pid_t pid, const GoLayout& g) {
       for (size_t i = 0; i < n; ++i) s.recent_pauses_ns.push_back(ring[(numgc + 255 - i) % 256]);
     }
   }
+  if (g.can_read_heap()) {
+    // One word the runtime updates atomically whenever a span is allocated
+    // or freed, so a read never sees a torn or half-summed value (unlike
+    // HeapAlloc, which lives in per-P caches until a stop-the-world).
+    uint64_t pages = 0;
+    if (read_remote(pid, g.mheap + bias + g.mh_pages_in_use, &pages, sizeof pages)) {
+      s.heap_inuse_bytes = static_cast<int64_t>(pages * kGoPageBytes);
+    }
+  }
   return s;
 }
 
@@ -288,6 +325,7 @@ std::vector<prometheus::MetricFamily> GoRuntimeMetrics::Collect() const {
   FamilyBuilder info("go_info", "Information about the Go environment of a watched service's binary.", MetricType::Gauge);
   FamilyBuilder goroutines("go_goroutines", "Number of goroutines that currently exist (runtime.NumGoroutine, summed over the service's processes).", MetricType::Gauge);
   FamilyBuilder threads("go_threads", "Number of OS threads (from /proc, summed over the service's processes).", MetricType::Gauge);
+  FamilyBuilder heap("go_memstats_heap_inuse_bytes", "Number of heap bytes that are in use (the runtime's in-use spans: mheap_.pagesInUse x 8 KiB, summed over the service's processes).", MetricType::Gauge);
   prometheus::MetricFamily gc;
   gc.name = "go_gc_duration_seconds";
   gc.help = "A summary of the pause duration of garbage collection cycles (from the runtime's memstats).";
@@ -295,8 +333,8 @@ std::vector<prometheus::MetricFamily> GoRuntimeMetrics::Collect() const {
 
   for (const auto& [service, pids] : registry_.by_service()) {
     std::set<std::string> versions;
-    int64_t total_g = 0, total_threads = 0;
-    bool any = false, any_g = false, any_gc = false;
+    int64_t total_g = 0, total_threads = 0, total_heap = 0;
+    bool any = false, any_g = false, any_gc = false, any_heap = false;
     uint64_t cycles = 0, pause_total = 0;
     std::vector<uint64_t> pauses;
     for (pid_t pid : pids) {
@@ -310,6 +348,10 @@ std::vector<prometheus::MetricFamily> GoRuntimeMetrics::Collect() const {
         total_g += s.goroutines;
         any_g = true;
       }
+      if (s.heap_inuse_bytes >= 0) {
+        total_heap += s.heap_inuse_bytes;
+        any_heap = true;
+      }
       if (s.gc_cycles >= 0) {
         any_gc = true;
         cycles += static_cast<uint64_t>(s.gc_cycles);
@@ -321,6 +363,7 @@ std::vector<prometheus::MetricFamily> GoRuntimeMetrics::Collect() const {
     for (const auto& v : versions) info.add(1, {{"service", service}, {"version", v}});
     threads.add(static_cast<double>(total_threads), {{"service", service}});
     if (any_g) goroutines.add(static_cast<double>(total_g), {{"service", service}});
+    if (any_heap) heap.add(static_cast<double>(total_heap), {{"service", service}});
     if (any_gc) {
       // Quantiles over the recent pauses, as client_golang computes them
       // from debug.ReadGCStats.
@@ -337,7 +380,7 @@ std::vector<prometheus::MetricFamily> GoRuntimeMetrics::Collect() const {
       gc.metric.push_back(std::move(m));
     }
   }
-  return {info.take(), goroutines.take(), threads.take(), std::move(gc)};
+  return {info.take(), goroutines.take(), threads.take(), heap.take(), std::move(gc)};
 }
 
 }  // namespace aster

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Go runtime metrics of watched Go programs, read from outside at scrape
-// time: the version from the binary's build-info section, and goroutines
-// and GC pauses from the runtime's own variables (located through the
+// time: the version from the binary's build-info section, and goroutines,
+// GC pauses and the heap in use from the runtime's own variables (located through the
 // binary's symbol table and DWARF, read with process_vm_readv). Nothing is
 // attached to the Go program: no uprobes, so no per-call cost and none of
 // the stack trouble uretprobes cause in Go.
@@ -27,15 +27,17 @@ struct GoLayout {
   std::string version;  // "go1.19.8"
   bool pie = false;
   uint64_t first_load_vaddr = 0;
-  uint64_t allglen = 0, allp = 0, sched = 0, memstats = 0;  // link-time addresses
+  uint64_t allglen = 0, allp = 0, sched = 0, memstats = 0, mheap = 0;  // link-time addresses
   // runtime.gcount(), which NumGoroutine returns, is
   //   allglen - sched.gFree.n - sum(p.gFree.n for p in allp) - sched.ngsys
   int64_t sched_ngsys = -1, sched_gfree_n = -1, p_gfree_n = -1;
   int64_t ms_numgc = -1, ms_pause_total_ns = -1, ms_pause_ns = -1;
+  int64_t mh_pages_in_use = -1;  // mheap_.pagesInUse (its `value` where it is an atomic type)
   bool can_count_goroutines() const {
     return allglen && allp && sched && sched_ngsys >= 0 && sched_gfree_n >= 0 && p_gfree_n >= 0;
   }
   bool can_read_gc() const { return memstats && ms_numgc >= 0 && ms_pause_total_ns >= 0 && ms_pause_ns >= 0; }
+  bool can_read_heap() const { return mheap && mh_pages_in_use >= 0; }
 };
 
 // The Go version in the build-info section, or "" if this is not a Go binary.
@@ -46,6 +48,7 @@ std::optional<GoLayout> inspect_go_binary(const std::string& elf_path);
 struct GoSample {
   int64_t goroutines = -1;  // as runtime.NumGoroutine(): user goroutines alive
   int64_t gc_cycles = -1;
+  int64_t heap_inuse_bytes = -1;  // HeapInuse: bytes in in-use spans
   uint64_t gc_pause_total_ns = 0;
   std::vector<uint64_t> recent_pauses_ns;  // up to the last 256
 };

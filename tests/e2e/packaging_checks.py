@@ -29,7 +29,7 @@ METRICS = set(
      "aster_exporter_build_info",
      # planned: go runtime metrics (issue 3), business gauges (issue 4)
      "go_goroutines", "go_threads", "go_gc_duration_seconds", "go_gc_duration_seconds_sum",
-     "go_gc_duration_seconds_count", "go_memstats_alloc_bytes",
+     "go_gc_duration_seconds_count", "go_memstats_heap_inuse_bytes",
      "aster_agents_total", "aster_sessions_active", "aster_workflows_running"]
     + [h + s for h in HISTOGRAMS for s in ("_bucket", "_sum", "_count")])
 CAPS = {"BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH", "SYS_RESOURCE"}

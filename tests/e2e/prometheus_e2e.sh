@@ -140,7 +140,8 @@ wait_until 15 curl -sf "http://127.0.0.1:$HTTP_PORT/" || { show_log "$WORK/http.
 pass "HTTP server (python3 -m http.server) listening on 127.0.0.1:$HTTP_PORT"
 
 # A Go server too (the integration tests' goserver), so that the dashboard's
-# Go runtime panels (go_goroutines, go_threads, go_gc_duration_seconds) are
+# Go runtime panels (go_goroutines, go_threads, go_gc_duration_seconds,
+# go_memstats_heap_inuse_bytes) are
 # evaluated against real data. Needs golang-go (scripts/install-deps.sh).
 GO_PORT=
 if ((!STANDIN)) && command -v go >/dev/null; then

@@ -42,8 +42,8 @@ class GoRuntimeTest(unittest.TestCase):
         self.exporter.wait_watching("goserver")
 
     def truth(self):
-        """(goroutines, gc cycles, pause total ns) once the program's figures
-        have settled (the same twice, 100 ms apart)."""
+        """(goroutines, gc cycles, pause total ns, heap in use bytes) once the
+        program's figures have settled (the same twice, 100 ms apart)."""
         def settled():
             a = open(self.stats).read().split()
             time.sleep(0.1)
@@ -53,7 +53,7 @@ class GoRuntimeTest(unittest.TestCase):
 
     def test_goroutines_threads_and_version(self):
         curl(f"http://127.0.0.1:{self.port}/spawn?n=250")
-        goroutines, _, _ = self.truth()
+        goroutines, _, _, _ = self.truth()
         self.assertGreaterEqual(goroutines, 250)
         m = self.exporter.scrape()
         self.assertEqual(m.get("go_goroutines", service="goserver"), goroutines)
@@ -64,13 +64,13 @@ class GoRuntimeTest(unittest.TestCase):
         self.assertEqual(m.get("go_info", service="goserver", version=version), 1)
 
         curl(f"http://127.0.0.1:{self.port}/release")
-        after, _, _ = self.truth()
+        after, _, _, _ = self.truth()
         self.assertEqual(after, goroutines - 250)
         self.assertEqual(self.exporter.scrape().get("go_goroutines", service="goserver"), after)
 
     def test_gc_cycles_and_pause_total(self):
         curl(f"http://127.0.0.1:{self.port}/gc?n=7")
-        _, numgc, pause_ns = self.truth()
+        _, numgc, pause_ns, _ = self.truth()
         self.assertGreaterEqual(numgc, 7)
         m = self.exporter.scrape()
         self.assertEqual(m.get("go_gc_duration_seconds_count", service="goserver"), numgc)
@@ -78,6 +78,25 @@ class GoRuntimeTest(unittest.TestCase):
         q = {l["quantile"]: v for l, v in m.select("go_gc_duration_seconds", service="goserver")}
         self.assertEqual(set(q), {"0", "0.25", "0.5", "0.75", "1"})
         self.assertTrue(0 < q["0"] <= q["0.5"] <= q["1"])
+
+    def test_heap_in_use_follows_the_program(self):
+        # The program's own runtime.ReadMemStats().HeapInuse against the
+        # exporter's read of the runtime's in-use span pages, while the
+        # program holds 64 MiB and after it lets go. The two are read a few
+        # milliseconds apart, so they may differ by the odd span (8 KiB
+        # pages); 1 MiB of slack covers that and nothing more.
+        curl(f"http://127.0.0.1:{self.port}/hold?mb=64")
+        *_, heap = self.truth()
+        self.assertGreaterEqual(heap, 64 << 20)
+        seen = self.exporter.scrape().get("go_memstats_heap_inuse_bytes", service="goserver")
+        self.assertEqual(seen % 8192, 0)
+        self.assertLess(abs(seen - heap), 1 << 20, f"exporter {seen}, program {heap}")
+
+        curl(f"http://127.0.0.1:{self.port}/drop")
+        *_, after = self.truth()
+        self.assertLess(after, 32 << 20)
+        seen = self.exporter.scrape().get("go_memstats_heap_inuse_bytes", service="goserver")
+        self.assertLess(abs(seen - after), 1 << 20, f"exporter {seen}, program {after}")
 
     def test_http_metrics_for_the_go_server(self):
         self.assertEqual(curl(*[f"http://127.0.0.1:{self.port}/hello"] * 3), [(200, 5)] * 3)
