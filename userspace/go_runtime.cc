@@ -104,59 +104,57 @@ void find_symbols(const ElfFile& f, GoLayout& g) {
   }
 }
 
-int64_t member_offset(Dwarf_Die* type, const char* member) {
-  Dwarf_Die child;
-  if (dwarf_child(type, &child) != 0) return -1;
+// The DW_TAG_member named `member` of a struct type.
+bool find_member(Dwarf_Die* type, const char* member, Dwarf_Die* out) {
+  if (dwarf_child(type, out) != 0) return false;
   do {
-    if (dwarf_tag(&child) != DW_TAG_member) continue;
-    const char* name = dwarf_diename(&child);
-    if (!name || std::strcmp(name, member) != 0) continue;
-    Dwarf_Attribute attr;
-    Dwarf_Word off;
-    if (dwarf_attr(&child, DW_AT_data_member_location, &attr) && dwarf_formudata(&attr, &off) == 0) {
-      return static_cast<int64_t>(off);
-    }
-  } while (dwarf_siblingof(&child, &child) == 0);
-  return -1;
+    if (dwarf_tag(out) != DW_TAG_member) continue;
+    const char* name = dwarf_diename(out);
+    if (name && std::strcmp(name, member) == 0) return true;
+  } while (dwarf_siblingof(out, out) == 0);
+  return false;
+}
+
+int64_t member_offset(Dwarf_Die* type, const char* member) {
+  Dwarf_Die m;
+  Dwarf_Attribute attr;
+  Dwarf_Word off;
+  if (!find_member(type, member, &m) || !dwarf_attr(&m, DW_AT_data_member_location, &attr) ||
+      dwarf_formudata(&attr, &off) != 0) {
+    return -1;
+  }
+  return static_cast<int64_t>(off);
+}
+
+// A member's offset and its type's DIE.
+int64_t member_with_type(Dwarf_Die* type, const char* member, Dwarf_Die* member_type) {
+  Dwarf_Die m;
+  Dwarf_Attribute attr;
+  int64_t base = member_offset(type, member);
+  if (base < 0 || !find_member(type, member, &m) || !dwarf_attr(&m, DW_AT_type, &attr) ||
+      !dwarf_formref_die(&attr, member_type)) {
+    return -1;
+  }
+  return base;
 }
 
 // Offset of `outer.inner` (a member of a member's struct type).
 int64_t nested_offset(Dwarf_Die* type, const char* outer, const char* inner) {
-  Dwarf_Die child;
-  if (dwarf_child(type, &child) != 0) return -1;
-  do {
-    if (dwarf_tag(&child) != DW_TAG_member) continue;
-    const char* name = dwarf_diename(&child);
-    if (!name || std::strcmp(name, outer) != 0) continue;
-    int64_t base = member_offset(type, outer);
-    Dwarf_Attribute attr;
-    Dwarf_Die inner_type;
-    if (base < 0 || !dwarf_attr(&child, DW_AT_type, &attr) || !dwarf_formref_die(&attr, &inner_type)) return -1;
-    int64_t off = member_offset(&inner_type, inner);
-    return off < 0 ? -1 : base + off;
-  } while (dwarf_siblingof(&child, &child) == 0);
-  return -1;
+  Dwarf_Die t;
+  int64_t base = member_with_type(type, outer, &t);
+  int64_t off = base < 0 ? -1 : member_offset(&t, inner);
+  return off < 0 ? -1 : base + off;
 }
 
 // Offset of an integer member that newer Go versions wrap in an atomic type
 // (runtime/internal/atomic.Uint64 and friends: a struct whose `value` member
 // holds it), plain in older ones.
 int64_t counter_offset(Dwarf_Die* type, const char* member) {
-  Dwarf_Die child;
-  if (dwarf_child(type, &child) != 0) return -1;
-  do {
-    if (dwarf_tag(&child) != DW_TAG_member) continue;
-    const char* name = dwarf_diename(&child);
-    if (!name || std::strcmp(name, member) != 0) continue;
-    int64_t base = member_offset(type, member);
-    Dwarf_Attribute attr;
-    Dwarf_Die t;
-    if (base < 0 || !dwarf_attr(&child, DW_AT_type, &attr) || !dwarf_formref_die(&attr, &t)) return -1;
-    if (dwarf_tag(&t) != DW_TAG_structure_type) return base;
-    int64_t off = member_offset(&t, "value");
-    return off < 0 ? -1 : base + off;
-  } while (dwarf_siblingof(&child, &child) == 0);
-  return -1;
+  Dwarf_Die t;
+  int64_t base = member_with_type(type, member, &t);
+  if (base < 0 || dwarf_tag(&t) != DW_TAG_structure_type) return base;
+  int64_t off = member_offset(&t, "value");
+  return off < 0 ? -1 : base + off;
 }
 
 // Field offsets from DWARF: they change between Go versions, so nothing is
