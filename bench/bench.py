@@ -781,7 +781,7 @@ def phase_syscall(servers):
 
 # ---------------------------------------------------------------- profile
 
-BPF_SYMS = re.compile(r"bpf_prog_|bpf_trace_run|\\bbpf_|ringbuf|copy_from_user_nofault|sk_storage")
+BPF_SYMS = re.compile(r"bpf_prog_|bpf_trace_run|\bbpf_|ringbuf|copy_from_user_nofault|sk_storage")
 
 
 def phase_profile(servers):
@@ -859,8 +859,7 @@ def phase_profile(servers):
 
 # What the probes' own path is, beside bpf_stats' programs: the tracepoint's
 # call-out and hardened usercopy's checks of the copy's destination.
-PROBE_PATH = re.compile(r"bpf_prog_|bpf_trace_run|\bbpf_|ringbuf|copy_from_user_nofault|sk_storage"
-                        r"|call_trace_sock_|__check_object_size|__virt_addr_valid")
+PROBE_PATH = re.compile(BPF_SYMS.pattern + r"|call_trace_sock_|__check_object_size|__virt_addr_valid")
 REPORT_LINE = re.compile(r"\s*([\d.]+)%\s+(\S+)\s+(\S+)\s+\[(.)\]\s+(.*)")
 
 
