@@ -4,6 +4,7 @@ body bytes, in whichever attach mode harness.ATTACH_MODE names."""
 import os
 import random
 import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -98,6 +99,7 @@ class NginxTest(unittest.TestCase):
 class PythonTest(unittest.TestCase):
     def setUp(self):
         self.root = tempfile.mkdtemp(prefix="aster-py-")
+        self.addCleanup(shutil.rmtree, self.root, ignore_errors=True)
         with open(os.path.join(self.root, "page.html"), "wb") as f:
             f.write(b"p" * 5000)
 
@@ -206,6 +208,7 @@ class NodeTest(unittest.TestCase):
     def test_outgoing_client_requests_are_not_counted_as_server(self):
         upstream_port = free_port()
         root = tempfile.mkdtemp(prefix="aster-up-")
+        self.addCleanup(shutil.rmtree, root, ignore_errors=True)
         with open(os.path.join(root, "upstream"), "w") as f:
             f.write("up")
         upstream = harness.start_python_stock(upstream_port, root)

@@ -1,6 +1,7 @@
 """Watched services: discovery as processes come and go, selectors, PID
 reuse, state cleanup, and per-service process metrics matching /proc."""
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -79,7 +80,8 @@ class DiscoveryTest(unittest.TestCase):
                      what="the exited server's map entry to go")
             # Make the next process get the same PID (ns_last_pid, as CRIU does).
             other_port = free_port()
-            root = tempfile.mkdtemp()
+            root = tempfile.mkdtemp(prefix="aster-reuse-")
+            self.addCleanup(shutil.rmtree, root, ignore_errors=True)
             for _ in range(20):
                 with open("/proc/sys/kernel/ns_last_pid", "w") as f:
                     f.write(str(pid - 1))
