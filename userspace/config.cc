@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "event_layout.h"
+#include "yaml_keys.h"
 
 namespace aster {
 namespace {
@@ -93,14 +94,8 @@ std::string scalar(const YAML::Node& n, const std::string& key) {
 void reject_unknown(const YAML::Node& map, const std::string& prefix,
                     const std::set<std::string>& known) {
   if (!map.IsMap()) throw ConfigError{(prefix.empty() ? "top level" : prefix) + ": expected a mapping"};
-  for (const auto& kv : map) {
-    std::string k = kv.first.as<std::string>();
-    if (!known.count(k)) {
-      std::string allowed;
-      for (const auto& a : known) allowed += (allowed.empty() ? "" : ", ") + a;
-      throw ConfigError{"unknown key '" + prefix + k + "' (known here: " + allowed + ")"};
-    }
-  }
+  std::string err = unknown_key_error(map, known, prefix);
+  if (!err.empty()) throw ConfigError{err};
 }
 
 void apply_yaml_node(const YAML::Node& root, Config& cfg) {

@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <set>
 
+#include "yaml_keys.h"
+
 namespace aster {
 namespace {
 
@@ -16,16 +18,17 @@ struct OptionError {
   std::string text;
 };
 
-void reject_unknown(const YAML::Node& map, const std::string& where, const std::set<std::string>& known) {
+// `where` names the mapping in errors; unknown keys are reported as
+// `key_prefix + key`, which is where + "." unless the mapping is the top level.
+void reject_unknown(const YAML::Node& map, const std::string& where, const std::set<std::string>& known,
+                    const std::string& key_prefix) {
   if (!map.IsMap()) throw OptionError{where + ": expected a mapping"};
-  for (const auto& kv : map) {
-    std::string k = kv.first.as<std::string>();
-    if (!known.count(k)) {
-      std::string allowed;
-      for (const auto& a : known) allowed += (allowed.empty() ? "" : ", ") + a;
-      throw OptionError{"unknown key '" + where + "." + k + "' (known here: " + allowed + ")"};
-    }
-  }
+  std::string err = unknown_key_error(map, known, key_prefix);
+  if (!err.empty()) throw OptionError{err};
+}
+
+void reject_unknown(const YAML::Node& map, const std::string& where, const std::set<std::string>& known) {
+  reject_unknown(map, where, known, where + ".");
 }
 
 std::string scalar(const YAML::Node& n, const std::string& key) {
@@ -66,6 +69,28 @@ StatusLabel parse_status_label(const std::string& key, const std::string& v) {
   if (v == "code") return StatusLabel::kCode;
   throw OptionError{key + ": expected class (2xx) or code (201), got '" + v + "'"};
 }
+
+// The options that take one value, whether from the YAML file
+// (metrics.<yaml>) or a flag (--<flag>): one parser each, so both spellings
+// accept and reject the same values with the same words.
+struct ScalarOption {
+  const char* yaml;
+  const char* flag;
+  void (*apply)(const std::string& key, const std::string& value, MetricsOptions& out);
+};
+
+const ScalarOption kScalarOptions[] = {
+    {"prefix", "metrics.prefix",
+     [](const std::string& k, const std::string& v, MetricsOptions& o) { o.prefix = parse_prefix(k, v); }},
+    {"status_label", "metrics.status-label",
+     [](const std::string& k, const std::string& v, MetricsOptions& o) { o.status_label = parse_status_label(k, v); }},
+    {"max_series_per_family", "metrics.max-series-per-family",
+     [](const std::string& k, const std::string& v, MetricsOptions& o) {
+       o.max_series_per_family = parse_uint(k, v, 1, 100000);
+     }},
+    {"learn_threshold", "metrics.learn-threshold",
+     [](const std::string& k, const std::string& v, MetricsOptions& o) { o.learn_threshold = parse_uint(k, v, 0, 100000); }},
+};
 
 std::vector<double> parse_buckets(const YAML::Node& n, const std::string& key) {
   if (!n.IsSequence() || n.size() == 0) throw OptionError{key + ": expected a list of bucket upper bounds"};
@@ -190,24 +215,11 @@ void parse(const YAML::Node& m, const std::string& prefix, MetricsOptions& out) 
   std::string where = prefix.empty() ? "top level" : prefix.substr(0, prefix.size() - 1);
   if (m.IsNull()) return;
   auto key = [&](const std::string& k) { return prefix + k; };
-  std::set<std::string> known = {"prefix", "status_label", "max_series_per_family", "learn_threshold",
-                                 "buckets", "routes", "gauges"};
-  if (!m.IsMap()) throw OptionError{where + ": expected a mapping"};
-  for (const auto& kv : m) {
-    std::string k = kv.first.as<std::string>();
-    if (!known.count(k)) {
-      std::string allowed;
-      for (const auto& a : known) allowed += (allowed.empty() ? "" : ", ") + a;
-      throw OptionError{"unknown key '" + key(k) + "' (known here: " + allowed + ")"};
-    }
-  }
-  if (m["prefix"]) out.prefix = parse_prefix(key("prefix"), scalar(m["prefix"], key("prefix")));
-  if (m["status_label"]) out.status_label = parse_status_label(key("status_label"), scalar(m["status_label"], key("status_label")));
-  if (m["max_series_per_family"]) {
-    out.max_series_per_family = parse_uint(key("max_series_per_family"), scalar(m["max_series_per_family"], key("max_series_per_family")), 1, 100000);
-  }
-  if (m["learn_threshold"]) {
-    out.learn_threshold = parse_uint(key("learn_threshold"), scalar(m["learn_threshold"], key("learn_threshold")), 0, 100000);
+  std::set<std::string> known = {"buckets", "routes", "gauges"};
+  for (const auto& o : kScalarOptions) known.insert(o.yaml);
+  reject_unknown(m, where, known, prefix);
+  for (const auto& o : kScalarOptions) {
+    if (m[o.yaml]) o.apply(key(o.yaml), scalar(m[o.yaml], key(o.yaml)), out);
   }
   if (auto b = m["buckets"]) {
     reject_unknown(b, key("buckets"), {"request_duration_seconds", "request_size_bytes", "response_size_bytes"});
@@ -278,28 +290,24 @@ std::string parse_metrics_options(const YAML::Node& node, const std::string& key
 }
 
 bool is_metrics_flag(const std::string& name) {
-  return name == "metrics.prefix" || name == "metrics.status-label" || name == "metrics.max-series-per-family" ||
-         name == "metrics.learn-threshold";
+  for (const auto& o : kScalarOptions) {
+    if (name == o.flag) return true;
+  }
+  return false;
 }
 
 std::string apply_metrics_flag(const std::string& name, const std::string& value, MetricsOptions& out) {
-  const std::string key = "--" + name;
   try {
-    if (name == "metrics.prefix") {
-      out.prefix = parse_prefix(key, value);
-    } else if (name == "metrics.status-label") {
-      out.status_label = parse_status_label(key, value);
-    } else if (name == "metrics.max-series-per-family") {
-      out.max_series_per_family = parse_uint(key, value, 1, 100000);
-    } else if (name == "metrics.learn-threshold") {
-      out.learn_threshold = parse_uint(key, value, 0, 100000);
-    } else {
-      return "unknown flag " + key + " (see --help)";
+    for (const auto& o : kScalarOptions) {
+      if (name == o.flag) {
+        o.apply("--" + name, value, out);
+        return "";
+      }
     }
   } catch (const OptionError& e) {
     return e.text;
   }
-  return "";
+  return "unknown flag --" + name + " (see --help)";
 }
 
 std::string metrics_flags_usage() {

@@ -113,6 +113,14 @@ TEST(MetricsOptions, Flags) {
   EXPECT_EQ(o.learn_threshold, 0u);
   EXPECT_NE(apply_metrics_flag("metrics.max-series-per-family", "lots", o).find("--metrics.max-series-per-family"),
             std::string::npos);
+  // A flag and its YAML key share one parser: the same value is refused in
+  // the same words, each naming its own spelling.
+  EXPECT_EQ(apply_metrics_flag("metrics.status-label", "exact", o),
+            "--metrics.status-label: expected class (2xx) or code (201), got 'exact'");
+  EXPECT_EQ(error_of("metrics:\n  status_label: exact\n"),
+            "metrics.status_label: expected class (2xx) or code (201), got 'exact'");
+  EXPECT_EQ(o.status_label, StatusLabel::kCode) << "a refused value leaves the option as it was";
+  EXPECT_EQ(apply_metrics_flag("metrics.routes", "/a", o), "unknown flag --metrics.routes (see --help)");
 }
 
 }  // namespace
