@@ -12,6 +12,8 @@ Phases:
      and CPU are measured with kernel.bpf_stats_enabled=0 (as in
      production); a probed run then takes a second, STATS_DURATION-second
      window of the same load with it on, for the probes' kernel time.
+     Then the quartiles of the per-round figures, and aster against the
+     in-process middleware round by round with a sign test.
   2. exactness: the exporter's counts and body-size sums against the Go
      server's own /metrics (in-process middleware) and nginx's access log,
      in each attach mode.
@@ -21,6 +23,7 @@ Phases:
      per-program bpf_stats.
 """
 import json
+import math
 import os
 import re
 import signal
@@ -456,6 +459,7 @@ def phase_load(servers):
     log(f"\n== load: {PAIRS} rounds x {DURATION} s, wrk -t{THREADS} -c{CONNS}, per scenario ==")
     table = []
     profile_progs = {}
+    all_rounds = {}
     for name in SCENARIOS:
         variants = variants_for(name)
         # warm-up: the server, the page cache, the JIT of the probes' paths
@@ -470,6 +474,7 @@ def phase_load(servers):
             b = res["base"]
             log(f"  {name} round {i + 1}/{PAIRS}: base {b['rps']:.0f} req/s; "
                 + ", ".join(f"{v} {res[v]['rps'] / b['rps']:.3f}" for v in variants))
+        all_rounds[name] = (variants, rounds)
         base = [r["base"] for r in rounds]
         row = dict(scenario=name, variant="unwatched", rps=med([b["rps"] for b in base]),
                    ratio=1.0, p50=med([b["p50"] for b in base]), p99=med([b["p99"] for b in base]),
@@ -510,6 +515,7 @@ def phase_load(servers):
                     log(f"  WARNING {name} {v}: exporter counted fewer requests than wrk completed: {short}")
     print_table(table)
     print_machine_table(table)
+    print_spread(all_rounds)
     log("\nBPF time per request by program (median ns per request, runs per request):")
     for (name, v), progs in profile_progs.items():
         items = ", ".join(f"{k} {ns:.0f} ns/{runs:.2f} runs" for k, (ns, runs) in sorted(progs.items()) if runs >= 0.005)
@@ -549,6 +555,49 @@ def print_machine_table(table):
         log(f"  {r['scenario']:12} {r['variant']:18} busy {fmt(r.get('busy_us'), '6.2f')} µs/req"
             f" (÷unw {fmt(r.get('busy_r'), '.3f')}), idle {fmt(r.get('idle_pct'), '4.1f')} %,"
             f" steal {fmt(r.get('steal_pct'), '4.1f')} %")
+
+
+def quartiles(xs):
+    """(lower quartile, median, upper quartile) of a few per-round figures."""
+    xs = sorted(xs)
+    if len(xs) < 2:
+        return (xs[0],) * 3 if xs else (None,) * 3
+    q = statistics.quantiles(xs, n=4, method="inclusive")
+    return q[0], q[1], q[2]
+
+
+def sign_test(wins, n):
+    """Two-sided sign test: the chance of a split at least this uneven if
+    either side were as likely to win each round."""
+    k = max(wins, n - wins)
+    tail = sum(math.comb(n, i) for i in range(k, n + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
+
+
+def print_spread(all_rounds):
+    """How far apart the rounds are, and the targets' side-by-side comparison
+    round by round: on this shared machine a median alone does not say
+    whether a difference of a few per cent is resolved."""
+    log("\nSpread over rounds (lower quartile / median / upper quartile of the per-round figures):")
+    for name, (variants, rounds) in all_rounds.items():
+        for v in variants:
+            r = [x[v]["rps"] / x["base"]["rps"] for x in rounds]
+            a = [x[v]["server_us"] - x["base"]["server_us"] + (x[v].get("exp_us") or 0) for x in rounds]
+            log(f"  {name:12} {v:15} ÷unw " + " / ".join(fmt(q, ".3f") for q in quartiles(r))
+                + "   added µs/req " + " / ".join(fmt(q, "+.2f") for q in quartiles(a)))
+    log("\nWatched by aster (socket mode) against the in-process middleware, round by round (same rounds, same unwatched run):")
+    for name, (variants, rounds) in all_rounds.items():
+        if "aster-socket" not in variants or "in-process-mw" not in variants:
+            continue
+        d_added = [x["aster-socket"]["server_us"] + (x["aster-socket"].get("exp_us") or 0)
+                   - x["in-process-mw"]["server_us"] for x in rounds]
+        d_ratio = [x["aster-socket"]["rps"] / x["in-process-mw"]["rps"] for x in rounds]
+        wins = sum(1 for d in d_added if d < 0)
+        log(f"  {name:12} added CPU aster − middleware: " + " / ".join(fmt(q, "+.2f") for q in quartiles(d_added))
+            + f" µs/req; aster adds less in {wins} of {len(rounds)} rounds (sign test p = {sign_test(wins, len(rounds)):.2f})")
+        tput = sum(1 for d in d_ratio if d > 1)
+        log(f"  {name:12} throughput aster ÷ middleware: " + " / ".join(fmt(q, ".3f") for q in quartiles(d_ratio))
+            + f"; aster faster in {tput} of {len(rounds)} rounds (sign test p = {sign_test(tput, len(rounds)):.2f})")
 
 
 # -------------------------------------------------------------- exactness
