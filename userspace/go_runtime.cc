@@ -115,27 +115,28 @@ bool find_member(Dwarf_Die* type, const char* member, Dwarf_Die* out) {
   return false;
 }
 
-int64_t member_offset(Dwarf_Die* type, const char* member) {
-  Dwarf_Die m;
+// A member DIE's byte offset in its struct, -1 if it has none.
+int64_t location_of(Dwarf_Die* m) {
   Dwarf_Attribute attr;
   Dwarf_Word off;
-  if (!find_member(type, member, &m) || !dwarf_attr(&m, DW_AT_data_member_location, &attr) ||
-      dwarf_formudata(&attr, &off) != 0) {
-    return -1;
-  }
+  if (!dwarf_attr(m, DW_AT_data_member_location, &attr) || dwarf_formudata(&attr, &off) != 0) return -1;
   return static_cast<int64_t>(off);
 }
 
-// A member's offset and its type's DIE.
+int64_t member_offset(Dwarf_Die* type, const char* member) {
+  Dwarf_Die m;
+  return find_member(type, member, &m) ? location_of(&m) : -1;
+}
+
+// A member's offset and its type's DIE, from one walk of the struct.
 int64_t member_with_type(Dwarf_Die* type, const char* member, Dwarf_Die* member_type) {
   Dwarf_Die m;
   Dwarf_Attribute attr;
-  int64_t base = member_offset(type, member);
-  if (base < 0 || !find_member(type, member, &m) || !dwarf_attr(&m, DW_AT_type, &attr) ||
+  if (!find_member(type, member, &m) || !dwarf_attr(&m, DW_AT_type, &attr) ||
       !dwarf_formref_die(&attr, member_type)) {
     return -1;
   }
-  return base;
+  return location_of(&m);
 }
 
 // Offset of `outer.inner` (a member of a member's struct type).
