@@ -446,6 +446,12 @@ def bpf_stats(on):
         f.write("1" if on else "0")
 
 
+def added_us(base, x):
+    """CPU a variant adds per request in one round: its server's CPU over
+    the same round's unwatched server, plus the exporter's."""
+    return x["server_us"] - base["server_us"] + (x.get("exp_us") or 0)
+
+
 def med(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
@@ -498,7 +504,7 @@ def phase_load(servers):
                        steal_pct=med([x["steal_pct"] for _, x in rs]),
                        exp_us=med([x.get("exp_us") for _, x in rs]),
                        exp_stat_us=med([x.get("exp_stat_us") for _, x in rs]),
-                       added_us=med([x["server_us"] - b["server_us"] + (x.get("exp_us") or 0) for b, x in rs]),
+                       added_us=med([added_us(b, x) for b, x in rs]),
                        hwm_mb=max([x.get("hwm_kb", 0) for _, x in rs]) / 1024 or None,
                        lost=sum(x.get("lost", 0) for _, x in rs) if v.startswith("aster") else None)
             table.append(row)
@@ -582,7 +588,7 @@ def print_spread(all_rounds):
     for name, (variants, rounds) in all_rounds.items():
         for v in variants:
             r = [x[v]["rps"] / x["base"]["rps"] for x in rounds]
-            a = [x[v]["server_us"] - x["base"]["server_us"] + (x[v].get("exp_us") or 0) for x in rounds]
+            a = [added_us(x["base"], x[v]) for x in rounds]
             log(f"  {name:12} {v:15} ÷unw " + " / ".join(fmt(q, ".3f") for q in quartiles(r))
                 + "   added µs/req " + " / ".join(fmt(q, "+.2f") for q in quartiles(a)))
     log("\nWatched by aster (socket mode) against the in-process middleware, round by round (same rounds, same unwatched run):")
