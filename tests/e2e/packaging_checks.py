@@ -27,7 +27,8 @@ METRICS = set(
      "process_open_fds", "process_max_fds", "process_threads", "process_start_time_seconds",
      "aster_exporter_events_total", "aster_exporter_events_lost_total", "aster_exporter_attach_mode",
      "aster_exporter_build_info",
-     # planned: go runtime metrics (issue 3), business gauges (issue 4)
+     # Go runtime metrics (watched Go programs) and the business gauges the
+     # dashboard plots (present only when metrics.gauges configures them)
      "go_goroutines", "go_threads", "go_gc_duration_seconds", "go_gc_duration_seconds_sum",
      "go_gc_duration_seconds_count", "go_memstats_heap_inuse_bytes",
      "aster_agents_total", "aster_sessions_active", "aster_workflows_running"]
