@@ -24,6 +24,11 @@
 /* readv/writev/recvmsg/sendmsg: iovecs the probes walk before giving up and
  * reporting the rest of the syscall's bytes as not captured. */
 #define ASTER_MAX_IOV 4
+/* The probes pack small data records per CPU into batches of up to this
+ * many bytes before handing them to the ring buffer (one ring record per
+ * batch); userspace reads a ring record as one or more events back to
+ * back, each starting 8-byte aligned. A power of two. */
+#define ASTER_STAGE_BYTES 4096
 
 enum aster_event_kind {
 	ASTER_EVENT_DATA = 1,       /* bytes moved on a watched TCP socket */
@@ -52,6 +57,8 @@ enum aster_event_flags {
 	ASTER_F_IOV_TRUNCATED = 1u << 1,
 	/* bpf_probe_read_user failed (page not resident, bad pointer). */
 	ASTER_F_READ_FAILED = 1u << 2,
+	/* another probe was filling this CPU's staging (see ASTER_STAGE_BYTES). */
+	ASTER_F_STAGE_BUSY = 1u << 3,
 };
 
 /* The header of every ring-buffer record; DATA records are followed by
@@ -97,6 +104,32 @@ struct aster_watch {
 	__u32 reserved;
 };
 
+/* One CPU's staging of data records (a value of the `stages` map). Written
+ * by the probes on that CPU only; userspace maps it read-only and looks at
+ * `staged` and `oldest_ts` to decide which CPUs to flush before a drain. */
+struct aster_stage {
+	/* Bytes this CPU handed to the ring since its fill level was checked. */
+	__u64 since_fill_check;
+	/* Bytes staged in buf[] (whole records, each 8-byte aligned). */
+	__u32 staged;
+	/* Records and moved bytes staged, for the lost counters if the ring
+	 * refuses the batch. */
+	__u32 staged_records;
+	__u64 staged_moved;
+	/* Set while a probe appends on this CPU: the flush program, which may
+	 * interrupt it (it runs from an inter-processor interrupt), leaves the
+	 * stage alone then. */
+	__u32 busy;
+	__u32 reserved;
+	/* Stamp of the oldest staged record; userspace flushes a CPU once it
+	 * has waited a poll interval, and until then orders no record stamped
+	 * after it. Written before `staged`. */
+	__u64 oldest_ts;
+	/* Records back to back; sized for the probes' masked offsets (see
+	 * bpf/maps.bpf.h), only the first ASTER_STAGE_BYTES + a record used. */
+	__u8 buf[4 * ASTER_CAPTURE_MAX];
+};
+
 /* Per-CPU counters the probes keep; userspace sums them at scrape time. */
 enum aster_counter {
 	ASTER_CTR_EVENTS_LOST = 0,       /* ring buffer full: a record was dropped */
@@ -105,6 +138,7 @@ enum aster_counter {
 	ASTER_CTR_PEEK_SKIPPED,          /* MSG_PEEK reads, which consume nothing */
 	ASTER_CTR_CONN_STATE_FULL,       /* fallback mode: connection map full */
 	ASTER_CTR_WATCH_MAP_FULL,        /* fork of a watched process not followed: map full */
+	ASTER_CTR_STAGE_BUSY,            /* a transfer met its CPU's staging in use: reported as a gap */
 	ASTER_CTR_MAX,
 };
 

@@ -65,22 +65,36 @@ static __always_inline int service_of(__u32 tgid)
 	return w ? w->service_id : -1;
 }
 
-/* Per-CPU assembly buffer. Only the first ASTER_CAPTURE_MAX bytes of data[]
- * are ever filled; the rest lets the verifier prove that a copy of a masked
- * length (< 2 * max) at a masked offset (< max) stays inside. */
-struct aster_scratch {
-	/* Records emitted on this CPU since the ring's fill level was last
-	 * checked (the check costs ~80 ns: do it every 64th record). */
-	__u64 since_fill_check;
-	struct aster_event ev;
-	__u8 data[ASTER_CAPTURE_MAX * 3];
-};
+/* The staging of data records, one struct aster_stage per CPU (see
+ * ASTER_STAGE_BYTES in aster_events.h). Userspace maps it read-only to see
+ * which CPUs hold records, and runs stage_flush on those.
+ *
+ * Offsets are masked so that the verifier can prove every copy stays inside
+ * buf[]: a record starts below ASTER_STAGE_BYTES, its payload may reach
+ * ASTER_CAPTURE_MAX past its header, and a copy length is masked below
+ * 2 * ASTER_CAPTURE_MAX. */
+#define ASTER_STAGE_MASK (ASTER_STAGE_BYTES - 1)
+#define ASTER_STAGE_COPY_MASK (2 * ASTER_CAPTURE_MAX - 1)
+/* One entry per possible CPU, indexed by the CPU a probe runs on (userspace
+ * sets max_entries before load). A plain array, not a per-CPU one: per-CPU
+ * values are limited to 32 KiB, and userspace can map a plain one. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct aster_scratch);
-} scratch SEC(".maps");
+	__type(value, struct aster_stage);
+} stages SEC(".maps");
+
+/* Set by userspace after load once it has run stage_flush: until then (or
+ * on a kernel where it cannot), every record is handed over at once. */
+bool batching;
+
+static __always_inline struct aster_stage *this_cpu_stage(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	return bpf_map_lookup_elem(&stages, &cpu);
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -3,6 +3,7 @@
 
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -11,6 +12,7 @@
 
 namespace aster {
 namespace {
+// The probes stamp records with bpf_ktime_get_ns(): CLOCK_MONOTONIC.
 uint64_t monotonic_ns() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -18,8 +20,8 @@ uint64_t monotonic_ns() {
 }
 }  // namespace
 
-EventLoop::EventLoop(int ring_fd, ConnectionTracker& tracker, uint32_t poll_interval_ms)
-    : tracker_(tracker), poll_interval_ms_(poll_interval_ms) {
+EventLoop::EventLoop(int ring_fd, FlushFn flush_staged, ConnectionTracker& tracker, uint32_t poll_interval_ms)
+    : flush_staged_(std::move(flush_staged)), tracker_(tracker), poll_interval_ms_(poll_interval_ms) {
   rb_ = ring_buffer__new(ring_fd, &EventLoop::on_record, this, nullptr);
 }
 
@@ -28,8 +30,12 @@ EventLoop::~EventLoop() {
 }
 
 int EventLoop::on_record(void* ctx, void* data, size_t size) {
-  static_cast<EventLoop*>(ctx)->tracker_.on_record(data, size);
+  static_cast<EventLoop*>(ctx)->order_.add_ring_record(data, size);
   return 0;
+}
+
+void EventLoop::deliver(uint64_t watermark_ns) {
+  order_.release(watermark_ns, [this](const void* ev, size_t len) { tracker_.on_record(ev, len); });
 }
 
 int EventLoop::drain_once(int timeout_ms) {
@@ -37,10 +43,25 @@ int EventLoop::drain_once(int timeout_ms) {
   // whatever the timed wait let accumulate.
   int n = ring_buffer__poll(rb_, timeout_ms);
   if (n < 0 && n != -EINTR) return n;
+  // The clock is read before the flushes: whatever was stamped before it
+  // is in the ring once they return (see RecordOrder). A CPU is flushed
+  // once its oldest staged record has waited a poll interval, so a record
+  // waits at most two; a busy CPU hands its records over itself, without
+  // an interrupt.
+  uint64_t now = monotonic_ns();
+  uint64_t watermark = flush_staged_ ? flush_staged_(now, poll_interval_ms_ * 1000000ull) : now;
   int m = ring_buffer__consume(rb_);
   if (m < 0 && m != -EINTR) return m;
+  watermark_ns_ = std::max(watermark_ns_, watermark);
+  deliver(watermark_ns_);
   tracker_.end_batch(monotonic_ns());
   return 0;
+}
+
+void EventLoop::drain_all() {
+  if (flush_staged_) flush_staged_(UINT64_MAX, 0);
+  ring_buffer__consume(rb_);
+  deliver(UINT64_MAX);
 }
 
 int EventLoop::run(const std::atomic<bool>& stop) {
@@ -52,7 +73,7 @@ int EventLoop::run(const std::atomic<bool>& stop) {
     }
   }
   // Whatever arrived before the stop still counts.
-  ring_buffer__consume(rb_);
+  drain_all();
   for (int i = 0; i < 3; ++i) tracker_.end_batch(monotonic_ns());  // finish closed connections
   return 0;
 }

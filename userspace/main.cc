@@ -118,7 +118,9 @@ int main(int argc, char** argv) {
 
   DiscoveryEvents process_events(discovery);
   ConnectionTracker tracker(stats, http, &process_events);
-  EventLoop loop(probes->ring_fd(), tracker, cfg.poll_interval_ms);
+  EventLoop loop(
+      probes->ring_fd(), [&probes](uint64_t now, uint64_t max_age) { return probes->flush_staged(now, max_age); },
+      tracker, cfg.poll_interval_ms);
   if (!loop.ok()) return fail("cannot open the BPF ring buffer: " + std::string(strerror(errno)));
 
   auto self = std::make_shared<SelfMetrics>(stats, *probes, registry, cfg);

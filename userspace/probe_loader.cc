@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "probe_loader.h"
 
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include <sched.h>
+#include <sys/mman.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -63,6 +68,8 @@ aster_bpf* ProbeSet::try_mode(const Config& cfg, ActiveMode mode, bool follow_ex
   // cannot fill it between two timed polls.
   skel->rodata->wakeup_threshold_bytes = cfg.ringbuf_bytes / 4;
   bpf_map__set_max_entries(skel->maps.events, cfg.ringbuf_bytes);
+  int cpus = libbpf_num_possible_cpus();
+  bpf_map__set_max_entries(skel->maps.stages, cpus > 0 ? cpus : 1);
 
   bpf_program* prog;
   bpf_object__for_each_program(prog, skel->obj) {
@@ -78,6 +85,7 @@ aster_bpf* ProbeSet::try_mode(const Config& cfg, ActiveMode mode, bool follow_ex
   }
   bpf_object__for_each_program(prog, skel->obj) {
     if (!bpf_program__autoload(prog)) continue;
+    if (prog == skel->progs.stage_flush) continue;  // run by userspace, not attached
     bpf_link* link = bpf_program__attach(prog);
     if (!link) {
       int e = errno;
@@ -130,7 +138,19 @@ std::unique_ptr<ProbeSet> ProbeSet::open_and_attach(const Config& cfg, bool foll
   return std::unique_ptr<ProbeSet>(new ProbeSet(skel, mode));
 }
 
-ProbeSet::~ProbeSet() { aster_bpf__destroy(skel_); }
+ProbeSet::ProbeSet(aster_bpf* skel, ActiveMode mode) : skel_(skel), mode_(mode) {
+  int n = libbpf_num_possible_cpus();
+  cpus_ = n > 0 ? n : 1;
+  start_batching();
+}
+
+ProbeSet::~ProbeSet() {
+  if (stages_) {
+    skel_->bss->batching = false;
+    munmap(const_cast<uint8_t*>(stages_), stages_len_);
+  }
+  aster_bpf__destroy(skel_);
+}
 
 int ProbeSet::ring_fd() const { return bpf_map__fd(skel_->maps.events); }
 int ProbeSet::watched_fd() const { return bpf_map__fd(skel_->maps.watched); }
@@ -139,6 +159,68 @@ WatchList ProbeSet::watch_list() const {
   return WatchList(watched_fd(), reinterpret_cast<uint64_t*>(skel_->bss->watched_bits), &skel_->bss->watch_epoch);
 }
 int ProbeSet::counters_fd() const { return bpf_map__fd(skel_->maps.counters); }
+
+bool ProbeSet::run_flush(int cpu, bool* interrupted) {
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = static_cast<__u32>(cpu));
+  int err = bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.stage_flush), &opts);
+  if (err) {
+    if (!flush_warned_) {
+      flush_warned_ = true;
+      LOG_WARN("flushing the probes' staged records on CPU %d failed (%s); records staged there wait "
+               "until the CPU stages more", cpu, strerror(-err));
+    }
+    return false;
+  }
+  *interrupted = opts.retval != 0;
+  return true;
+}
+
+void ProbeSet::start_batching() {
+  int fd = bpf_map__fd(skel_->maps.stages);
+  size_t stride = (bpf_map__value_size(skel_->maps.stages) + 7) & ~size_t{7};
+  size_t len = stride * cpus_;
+  void* p = mmap(nullptr, len, PROT_READ, MAP_SHARED, fd, 0);
+  bool interrupted = false;
+  if (p == MAP_FAILED || !run_flush(0, &interrupted)) {
+    LOG_WARN("the probes hand over every record at once: %s",
+             p == MAP_FAILED ? "cannot map their staging" : "this kernel cannot run their flush on a chosen CPU");
+    if (p != MAP_FAILED) munmap(p, len);
+    return;
+  }
+  stages_ = static_cast<const uint8_t*>(p);
+  stages_len_ = len;
+  stage_stride_ = stride;
+  skel_->bss->batching = true;
+}
+
+uint64_t ProbeSet::flush_staged(uint64_t now_ns, uint64_t max_age_ns) {
+  if (!stages_) return now_ns;
+  uint64_t watermark = now_ns;
+  for (int cpu = 0; cpu < cpus_; ++cpu) {
+    auto* st = reinterpret_cast<const volatile aster_stage*>(stages_ + cpu * stage_stride_);
+    // Nothing staged: any record this CPU is still appending was stamped
+    // after everything it depends on was staged, and nothing that depends
+    // on it exists yet (see RecordOrder).
+    if (st->staged == 0) continue;
+    uint64_t oldest = st->oldest_ts;
+    if (now_ns < oldest + max_age_ns) {
+      // A busy CPU fills its staging and hands it over itself; until then
+      // its records bound what may be ordered.
+      watermark = std::min(watermark, oldest);
+      continue;
+    }
+    bool interrupted = false;
+    if (!run_flush(cpu, &interrupted)) continue;  // warned; its records wait for the CPU
+    if (interrupted) {
+      // The flush landed inside an append: the next drain asks again.
+      flushes_busy_.fetch_add(1, std::memory_order_relaxed);
+      watermark = std::min(watermark, oldest);
+    } else {
+      flushes_done_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  return watermark;
+}
 
 std::vector<ProgramInfo> ProbeSet::programs() const {
   std::vector<ProgramInfo> out;

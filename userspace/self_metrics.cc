@@ -61,6 +61,17 @@ std::vector<prometheus::MetricFamily> SelfMetrics::Collect() const {
   counter("aster_exporter_peek_reads_skipped_total", "MSG_PEEK reads skipped (they consume nothing).", k[ASTER_CTR_PEEK_SKIPPED]);
   counter("aster_exporter_conn_map_full_total", "Fallback mode: sockets not tracked because the connection map was full.", k[ASTER_CTR_CONN_STATE_FULL]);
   counter("aster_exporter_watch_map_full_total", "Forked children of watched processes not followed: watched map full.", k[ASTER_CTR_WATCH_MAP_FULL]);
+  gauge("aster_exporter_record_batching",
+        "1 when the probes stage small records per CPU and hand them over in batches; 0 when every record goes to the ring buffer at once.",
+        probes_.batching() ? 1 : 0);
+  counter("aster_exporter_staging_busy_total", "Transfers that found their CPU's staging in use (a probe nested in another; not expected): sent without payload, counted as not_captured gaps.", k[ASTER_CTR_STAGE_BUSY]);
+  out.push_back(FamilyBuilder("aster_exporter_stage_flushes_total",
+                              "Flushes of a CPU's staged records asked by the exporter (each an inter-processor "
+                              "interrupt), by result: flushed, or busy (it landed inside an append; asked again).",
+                              MetricType::Counter)
+                    .add(static_cast<double>(probes_.flushes_done()), {{"result", "flushed"}})
+                    .add(static_cast<double>(probes_.flushes_busy()), {{"result", "busy"}})
+                    .take());
 
   counter("aster_exporter_captured_bytes_total", "Payload bytes copied by the probes and parsed.", stats_.bytes_captured.get());
   out.push_back(FamilyBuilder("aster_exporter_gap_bytes_total",

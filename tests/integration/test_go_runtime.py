@@ -1,6 +1,7 @@
 """Go runtime metrics of a watched Go program, read from outside, against
 the program's own runtime figures."""
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -97,6 +98,37 @@ class GoRuntimeTest(unittest.TestCase):
         self.assertLess(after, 32 << 20)
         seen = self.exporter.scrape().get("go_memstats_heap_inuse_bytes", service="goserver")
         self.assertLess(abs(seen - after), 1 << 20, f"exporter {seen}, program {after}")
+
+    def test_saturating_load_on_both_cpus_is_counted_exactly(self):
+        """The Go runtime moves goroutines between threads, so a request read
+        on one CPU is now and then answered on the other: the probes stage
+        each CPU's records apart, and the exporter must put them back in
+        order (an answer seen before its request would count as unpaired)."""
+        r = subprocess.run(["wrk", "-t2", "-c16", "-d3s", f"http://127.0.0.1:{self.port}/hello"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        completed = int(re.search(r"(\d+) requests in", r.stdout).group(1))
+        self.assertGreater(completed, 10000)
+        # wrk stops with up to 16 requests in flight; the server may have
+        # answered them.
+        def count(m):
+            return m.get("aster_http_requests_total", service="goserver", path="/hello", status="2xx")
+        def settled():
+            before = count(self.exporter.scrape())
+            time.sleep(0.2)
+            m = self.exporter.scrape()
+            return m if before >= completed and count(m) == before else None
+        m = wait_for(settled, what=f"{completed} requests counted and the count settled")
+        n = count(m)
+        self.assertLessEqual(n, completed + 16)
+        self.assertEqual(m.get("aster_exporter_responses_unpaired_total"), 0)
+        self.assertEqual(m.get("aster_exporter_events_lost_total"), 0)
+        self.assertEqual(m.get("aster_exporter_staging_busy_total"), 0)
+        self.assertEqual(m.get("aster_exporter_record_batching"), 1)
+        # Every answer's body is "hello".
+        self.assertEqual(m.get("aster_http_response_size_bytes_count", service="goserver", path="/hello"), n)
+        self.assertEqual(m.get("aster_http_response_size_bytes_sum", service="goserver", path="/hello"), 5 * n)
+        self.assertEqual(m.get("aster_http_request_duration_seconds_count", service="goserver", path="/hello"), n)
 
     def test_http_metrics_for_the_go_server(self):
         self.assertEqual(curl(*[f"http://127.0.0.1:{self.port}/hello"] * 3), [(200, 5)] * 3)

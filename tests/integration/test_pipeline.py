@@ -313,6 +313,8 @@ class ExporterInterfaceTest(unittest.TestCase):
             for name in ["aster_exporter_events_total", "aster_exporter_events_lost_total",
                          "aster_exporter_captured_bytes_total", "aster_exporter_gap_bytes_total",
                          "aster_exporter_parse_errors_total", "aster_exporter_connections_tracked",
+                         "aster_exporter_record_batching", "aster_exporter_staging_busy_total",
+                         "aster_exporter_stage_flushes_total",
                          "process_resident_memory_bytes", "process_cpu_seconds_total"]:
                 self.assertTrue(m.select(name), f"{name} missing")
             # The exporter's own process metrics carry no service label; the watched ones do.
