@@ -15,7 +15,6 @@
 // stamp order, and the rest wait for a later drain.
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -42,19 +41,27 @@ class RecordOrder {
     uint32_t off;  // into bytes_; also the arrival order
     uint32_t len;
   };
+  // A chain of runs of refs_ whose stamps never go down.
+  struct Lane {
+    uint32_t head, tail;
+    uint64_t tail_ts;
+  };
   void add_event(const uint8_t* p, size_t len);
+  void sort_refs();
   void keep_from(size_t first);
   std::vector<uint8_t> bytes_;
   std::vector<Ref> refs_;
   std::vector<uint8_t> spare_;
+  // sort_refs()'s working space, kept between drains.
+  std::vector<uint32_t> next_, heap_;
+  std::vector<Lane> lanes_;
+  std::vector<Ref> sorted_;
 };
 
 template <class Sink>
 void RecordOrder::release(uint64_t watermark_ns, Sink&& sink) {
   if (refs_.empty()) return;
-  // Each CPU's batch is already in order: the sort mostly merges runs.
-  std::sort(refs_.begin(), refs_.end(),
-            [](const Ref& a, const Ref& b) { return a.ts != b.ts ? a.ts < b.ts : a.off < b.off; });
+  sort_refs();
   size_t n = 0;
   while (n < refs_.size() && refs_[n].ts < watermark_ns) {
     sink(bytes_.data() + refs_[n].off, static_cast<size_t>(refs_[n].len));

@@ -8,6 +8,7 @@
 #include <prometheus/registry.h>
 
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -138,6 +139,41 @@ TEST(RecordOrder, TruncatedRecordsArePassedOnWholeForTheTrackerToRefuse) {
   auto rest = release(order, 6);
   ASSERT_EQ(rest.size(), 1u);
   EXPECT_EQ(rest[0].len, sizeof(aster_event) + 10);
+}
+
+TEST(RecordOrder, ManyCpusBatchesComeOutAsAFullSortWouldPutThem) {
+  // Eight CPUs stage ascending stamps (ties included) in batches of random
+  // length; their batches reach the ring interleaved at random, with some
+  // single records (close and process events) in between.
+  std::mt19937 rng(7);
+  std::vector<std::vector<uint8_t>> ring;
+  std::vector<uint64_t> clock(8, 0);
+  std::vector<std::pair<uint64_t, std::string>> all;
+  for (int b = 0; b < 400; ++b) {
+    int cpu = rng() % 8;
+    std::vector<uint8_t> batch;
+    int n = 1 + rng() % 30;
+    for (int i = 0; i < n; ++i) {
+      clock[cpu] += rng() % 3;  // equal stamps too
+      uint64_t ts = clock[cpu] * 8 + cpu;
+      std::string payload = std::to_string(ring.size()) + "/" + std::to_string(i);
+      stage(batch, ts, ASTER_EVENT_DATA, payload);
+      all.push_back({ts, payload});
+    }
+    ring.push_back(batch);
+  }
+  RecordOrder order;
+  for (const auto& b : ring) order.add_ring_record(b.data(), b.size());
+  std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  uint64_t watermark = all[all.size() / 2].first;
+  auto first = release(order, watermark);
+  auto second = release(order, UINT64_MAX);
+  first.insert(first.end(), second.begin(), second.end());
+  ASSERT_EQ(first.size(), all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    ASSERT_EQ(first[i].ts, all[i].first) << i;
+    ASSERT_EQ(first[i].payload, all[i].second) << i;
+  }
 }
 
 TEST(RecordOrder, AResponseFlushedBeforeItsRequestIsStillPaired) {
