@@ -224,7 +224,7 @@ class Exporter:
         try:
             wait_port(self.port, timeout=20)
         except AssertionError:
-            raise AssertionError("exporter did not start:\n" + self.proc.output())
+            raise AssertionError("exporter did not start:\n" + self.proc.output() + "\n" + self.threads())
 
     def scrape(self, path="/metrics"):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
@@ -245,7 +245,30 @@ class Exporter:
                      what=f"{processes} watched process(es) of service {service}")
         except AssertionError as e:
             log = "\n".join(l for l in self.proc.output().splitlines() if "libbpf:" not in l)
-            raise AssertionError(f"{e}\nexporter log (last 4000 characters):\n{log[-4000:]}") from None
+            raise AssertionError(f"{e}\nexporter log (last 4000 characters):\n{log[-4000:]}\n"
+                                 f"{self.threads()}") from None
+
+    def threads(self):
+        """Where each of the exporter's threads is, for a failure message:
+        its state and kernel stack from /proc, and its user stack when gdb
+        is installed. A stalled start-up shows here what it waits on."""
+        if self.proc.p.poll() is not None:
+            return f"exporter exited with status {self.proc.p.returncode}"
+        out = [f"exporter threads (pid {self.proc.pid}):"]
+        for tid in sorted(os.listdir(f"/proc/{self.proc.pid}/task"), key=int):
+            base = f"/proc/{self.proc.pid}/task/{tid}"
+            try:
+                comm = open(f"{base}/comm").read().strip()
+                state = open(f"{base}/stat").read().rsplit(")", 1)[1].split()[0]
+                stack = " <- ".join(l.split()[-1] for l in open(f"{base}/stack").read().splitlines()[:8])
+            except OSError:
+                continue  # the thread has gone
+            out.append(f"  {tid} {comm} {state}: {stack}")
+        if shutil.which("gdb"):
+            r = subprocess.run(["gdb", "-p", str(self.proc.pid), "-batch", "-ex", "thread apply all bt 12"],
+                               capture_output=True, text=True, timeout=60)
+            out.append("\n".join(l for l in r.stdout.splitlines() if l.startswith(("#", "Thread"))))
+        return "\n".join(out)
 
     def wait_count(self, expected, name="aster_http_requests_total", timeout=10, **labels):
         """Polls until the summed counter equals `expected`; returns the scrape.
