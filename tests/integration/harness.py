@@ -255,7 +255,11 @@ class Exporter:
         if self.proc.p.poll() is not None:
             return f"exporter exited with status {self.proc.p.returncode}"
         out = [f"exporter threads (pid {self.proc.pid}):"]
-        for tid in sorted(os.listdir(f"/proc/{self.proc.pid}/task"), key=int):
+        try:
+            tids = sorted(os.listdir(f"/proc/{self.proc.pid}/task"), key=int)
+        except OSError:
+            return "exporter exited while its threads were listed"
+        for tid in tids:
             base = f"/proc/{self.proc.pid}/task/{tid}"
             try:
                 comm = open(f"{base}/comm").read().strip()
@@ -265,9 +269,14 @@ class Exporter:
                 continue  # the thread has gone
             out.append(f"  {tid} {comm} {state}: {stack}")
         if shutil.which("gdb"):
-            r = subprocess.run(["gdb", "-p", str(self.proc.pid), "-batch", "-ex", "thread apply all bt 12"],
-                               capture_output=True, text=True, timeout=60)
-            out.append("\n".join(l for l in r.stdout.splitlines() if l.startswith(("#", "Thread"))))
+            # A diagnosis must not replace the failure it explains: a gdb
+            # that hangs or fails only loses the user stacks.
+            try:
+                r = subprocess.run(["gdb", "-p", str(self.proc.pid), "-batch", "-ex", "thread apply all bt 12"],
+                                   capture_output=True, text=True, timeout=60)
+                out.append("\n".join(l for l in r.stdout.splitlines() if l.startswith(("#", "Thread"))))
+            except (OSError, subprocess.SubprocessError) as e:
+                out.append(f"(no user stacks: {e})")
         return "\n".join(out)
 
     def wait_count(self, expected, name="aster_http_requests_total", timeout=10, **labels):
