@@ -143,10 +143,11 @@ void apply_yaml_node(const YAML::Node& root, Config& cfg) {
     if (c["bytes"]) cfg.capture_bytes = parse_uint("capture.bytes", scalar(c["bytes"], "capture.bytes"), 64, ASTER_CAPTURE_MAX);
   }
   if (auto b = root["bpf"]) {
-    reject_unknown(b, "bpf.", {"attach_mode", "ringbuf_bytes", "poll_interval_ms"});
+    reject_unknown(b, "bpf.", {"attach_mode", "ringbuf_bytes", "poll_interval_ms", "batching"});
     if (b["attach_mode"]) cfg.attach_mode = parse_mode("bpf.attach_mode", scalar(b["attach_mode"], "bpf.attach_mode"));
     if (b["ringbuf_bytes"]) cfg.ringbuf_bytes = parse_uint("bpf.ringbuf_bytes", scalar(b["ringbuf_bytes"], "bpf.ringbuf_bytes"), 1u << 16, 1u << 30);
     if (b["poll_interval_ms"]) cfg.poll_interval_ms = parse_uint("bpf.poll_interval_ms", scalar(b["poll_interval_ms"], "bpf.poll_interval_ms"), 1, 1000);
+    if (b["batching"]) cfg.batching = parse_bool("bpf.batching", scalar(b["batching"], "bpf.batching"));
   }
   if (auto d = root["discovery"]) {
     reject_unknown(d, "discovery.", {"interval_ms"});
@@ -207,6 +208,8 @@ void apply_flag(const Flag& f, Config& cfg) {
     cfg.ringbuf_bytes = parse_uint(key, need(), 1u << 16, 1u << 30);
   } else if (f.name == "bpf.poll-interval-ms") {
     cfg.poll_interval_ms = parse_uint(key, need(), 1, 1000);
+  } else if (f.name == "bpf.batching") {
+    cfg.batching = parse_bool(key, need());
   } else if (f.name == "limits.max-paths-per-service") {
     cfg.metrics.max_series_per_family = parse_uint(key, need(), 1, 100000);
   } else if (is_metrics_flag(f.name)) {
@@ -260,6 +263,7 @@ std::string usage_text() {
       "                                   or syscalls (syscall tracepoints; the fallback)\n"
       "  --bpf.ringbuf-bytes=N            ring buffer size, a power of two (default 8388608)\n"
       "  --bpf.poll-interval-ms=N         longest delay before events are read (default 10)\n"
+      "  --bpf.batching=BOOL              pack records per CPU before the ring buffer (default true)\n"
       "  --limits.max-paths-per-service=N the same as --metrics.max-series-per-family (older name)\n" +
       metrics_flags_usage() +
       "  --discovery.interval-ms=N        /proc rescan period for new listeners (default 1000)\n"

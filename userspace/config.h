@@ -42,6 +42,9 @@ struct Config {
   uint32_t ringbuf_bytes = 8u << 20;
   // Longest time an event waits in the ring buffer before userspace reads it.
   uint32_t poll_interval_ms = 10;
+  // Stage records per CPU and hand them to the ring in batches (see
+  // ASTER_STAGE_BYTES); false hands each record over at once.
+  bool batching = true;
   // Naming, labels, cardinality bounds, route templates, business gauges.
   MetricsOptions metrics;
   // How often /proc is rescanned for new listeners of the selected ports.

@@ -135,13 +135,17 @@ std::unique_ptr<ProbeSet> ProbeSet::open_and_attach(const Config& cfg, bool foll
     skel = try_mode(cfg, mode, follow_exec, error);
   }
   if (!skel) return nullptr;
-  return std::unique_ptr<ProbeSet>(new ProbeSet(skel, mode));
+  return std::unique_ptr<ProbeSet>(new ProbeSet(skel, mode, cfg.batching));
 }
 
-ProbeSet::ProbeSet(aster_bpf* skel, ActiveMode mode) : skel_(skel), mode_(mode) {
+ProbeSet::ProbeSet(aster_bpf* skel, ActiveMode mode, bool batching) : skel_(skel), mode_(mode) {
   int n = libbpf_num_possible_cpus();
   cpus_ = n > 0 ? n : 1;
-  start_batching();
+  if (batching) {
+    start_batching();
+  } else {
+    LOG_INFO("the probes hand over every record at once (--bpf.batching=false)");
+  }
 }
 
 ProbeSet::~ProbeSet() {

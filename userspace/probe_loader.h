@@ -58,7 +58,7 @@ class ProbeSet {
   static bool kernel_has_socket_tracepoints();
 
  private:
-  ProbeSet(aster_bpf* skel, ActiveMode mode);
+  ProbeSet(aster_bpf* skel, ActiveMode mode, bool batching);
   void start_batching();
   // Runs stage_flush on `cpu`; false if the kernel refused (warned once).
   bool run_flush(int cpu, bool* interrupted);

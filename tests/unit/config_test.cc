@@ -44,6 +44,21 @@ TEST_F(ConfigTest, DefaultsFollowTheDocumentedInterface) {
   EXPECT_TRUE(r.config->targets.empty());
   EXPECT_EQ(r.config->capture_bytes, 4096u);
   EXPECT_EQ(r.config->attach_mode, AttachMode::kAuto);
+  EXPECT_TRUE(r.config->batching);
+}
+
+TEST_F(ConfigTest, BatchingIsSwitchedOffByFlagOrKey) {
+  auto flag = parse({"--bpf.batching=false"});
+  ASSERT_TRUE(flag.config) << flag.message;
+  EXPECT_FALSE(flag.config->batching);
+  std::string file = write_file("bpf:\n  batching: off\n");
+  auto key = parse({"--config.file=" + file});
+  std::remove(file.c_str());
+  ASSERT_TRUE(key.config) << key.message;
+  EXPECT_FALSE(key.config->batching);
+  auto bad = parse({"--bpf.batching=maybe"});
+  EXPECT_FALSE(bad.config);
+  EXPECT_NE(bad.message.find("--bpf.batching: expected true or false"), std::string::npos) << bad.message;
 }
 
 TEST_F(ConfigTest, FlagsBeatEnvironmentWhichBeatsTheFile) {
@@ -100,6 +115,7 @@ TEST_F(ConfigTest, UnknownKeysAndBadValuesAreNamed) {
       {"targets:\n  - cgroup: relative/path\n", "targets[0].cgroup"},
       {"capture:\n  bytes: 10\n", "capture.bytes"},
       {"bpf:\n  attach_mode: kprobe\n", "bpf.attach_mode"},
+      {"bpf:\n  batching: sometimes\n", "bpf.batching"},
       {"observability: [1, 2\n", "not valid YAML"},
       {"metrics:\n  routes:\n    - templat: /x\n", "metrics.routes[0].templat"},
       {"metrics:\n  status_label: exact\n", "metrics.status_label"},
