@@ -13,7 +13,12 @@ Phases:
      production); a probed run then takes a second, STATS_DURATION-second
      window of the same load with it on, for the probes' kernel time.
      Then the quartiles of the per-round figures, and aster against the
-     in-process middleware round by round with a sign test.
+     in-process middleware round by round with a sign test. Beside the
+     exporter, the variants include two floors from bench/empty_probes:
+     empty programs on the exporter's attach points (what dispatching a
+     probe costs), and the copy floor (a timestamp and the head of each
+     buffer for the server's processes, no state and no userspace: what
+     any probe that reads HTTP out of the kernel pays).
   2. exactness: the exporter's counts and body-size sums against the Go
      server's own /metrics (in-process middleware) and nginx's access log,
      in each attach mode.
@@ -202,12 +207,12 @@ def metric_by(metrics, name, key):
 
 
 def empty_probe_ns():
-    """run_time_ns and run_cnt summed over the loaded empty_* programs."""
+    """run_time_ns and run_cnt summed over the loaded floor programs
+    (empty_* and copy_*, from bench/empty_probes.bpf.c)."""
     progs = json.loads(subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True,
                                       text=True, check=True).stdout)
-    ns = sum(p.get("run_time_ns", 0) for p in progs if p.get("name", "").startswith("empty_"))
-    cnt = sum(p.get("run_cnt", 0) for p in progs if p.get("name", "").startswith("empty_"))
-    return ns, cnt
+    mine = [p for p in progs if p.get("name", "").startswith(("empty_", "copy_"))]
+    return sum(p.get("run_time_ns", 0) for p in mine), sum(p.get("run_cnt", 0) for p in mine)
 
 
 def dur_us(text):
@@ -321,8 +326,12 @@ class Exporter:
 
 
 class EmptyProbes:
-    def __init__(self, mode):
-        self.p = start([f"{OUT}/empty_probes", mode], "empty_probes", stdout=subprocess.PIPE,
+    """The floors: empty programs (mode socket or syscalls), or the copy
+    floor (mode copy: a timestamp and the buffer's head, for pids only)."""
+
+    def __init__(self, mode, pids=()):
+        self.p = start([f"{OUT}/empty_probes", mode] + [str(p) for p in pids], "empty_probes",
+                       stdout=subprocess.PIPE,
                        stderr=open(f"{OUT}/empty_probes.log", "a"))
         line = self.p.stdout.readline().decode().strip()
         if line != "ready":
@@ -346,7 +355,7 @@ def variants_for(name):
     v = ["aster-socket"]
     if name == "go-tiny" or SYSCALLS_ALL:
         v.append("aster-syscalls")
-    v += ["empty-socket", "empty-syscalls"]
+    v += ["empty-socket", "empty-syscalls", "copy-socket"]
     if SCEN[name]["kind"] == "go":
         v.append("in-process-mw")
     return v
@@ -369,6 +378,8 @@ def run_one(servers, name, variant):
         helper = Exporter(mode, [port], expect, VARIANT_ARGS.get(variant, ()), VARIANT_EXPORTERS.get(variant))
     elif variant.startswith("empty-"):
         helper = EmptyProbes(variant.split("-", 1)[1])
+    elif variant == "copy-socket":
+        helper = EmptyProbes("copy", server_pids)
 
     def snap():
         s = {"server": cpu_ns(server_pids)}

@@ -3,11 +3,14 @@
 // until SIGINT/SIGTERM:
 //   empty_probes socket     tp_btf/sock_{send,recv}_length
 //   empty_probes syscalls   syscall tracepoints of the fallback mode
+//   empty_probes copy PID.. the copy floor on tp_btf/sock_{send,recv}_length,
+//                           for these processes only
 // Prints "ready" on stdout once attached, so the benchmark can start its
 // load at the right moment.
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,11 +24,14 @@ static void on_signal(int sig) { (void)sig; stop = 1; }
 
 int main(int argc, char **argv)
 {
-	if (argc != 2 || (strcmp(argv[1], "socket") && strcmp(argv[1], "syscalls"))) {
-		fprintf(stderr, "usage: %s socket|syscalls\n", argv[0]);
+	int copy = argc >= 3 && strcmp(argv[1], "copy") == 0;
+	if (!copy && (argc != 2 || (strcmp(argv[1], "socket") && strcmp(argv[1], "syscalls")))) {
+		fprintf(stderr, "usage: %s socket|syscalls|copy PID...\n", argv[0]);
 		return 2;
 	}
-	int want_socket = strcmp(argv[1], "socket") == 0;
+	/* Which programs a mode loads, by their name's prefix. */
+	const char *prefix = copy ? "copy_" : strcmp(argv[1], "socket") == 0 ? "empty_send" : "empty_";
+	const char *other = copy ? NULL : strcmp(argv[1], "socket") == 0 ? "empty_recv" : NULL;
 
 	struct empty_probes_bpf *skel = empty_probes_bpf__open();
 	if (!skel) {
@@ -35,13 +41,27 @@ int main(int argc, char **argv)
 	struct bpf_program *prog;
 	bpf_object__for_each_program(prog, skel->obj)
 	{
+		const char *name = bpf_program__name(prog);
 		int is_socket = strncmp(bpf_program__section_name(prog), "tp_btf/", 7) == 0;
-		bpf_program__set_autoload(prog, is_socket == want_socket);
+		int want = strncmp(name, prefix, strlen(prefix)) == 0 || (other && strcmp(name, other) == 0);
+		if (!copy && strcmp(argv[1], "syscalls") == 0)
+			want = want && !is_socket;
+		bpf_program__set_autoload(prog, want);
 	}
 	int err = empty_probes_bpf__load(skel);
 	if (err) {
 		fprintf(stderr, "empty_probes: cannot load: %s\n", strerror(-err));
 		goto out;
+	}
+	for (int i = 2; copy && i < argc; i++) {
+		char *end;
+		unsigned long pid = strtoul(argv[i], &end, 10);
+		if (*end || pid == 0 || pid >= sizeof(skel->bss->copy_pids) * 8) {
+			fprintf(stderr, "empty_probes: not a pid: %s\n", argv[i]);
+			err = 1;
+			goto out;
+		}
+		skel->bss->copy_pids[pid / 64] |= 1ull << (pid % 64);
 	}
 	bpf_object__for_each_program(prog, skel->obj)
 	{
