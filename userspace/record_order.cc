@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 namespace aster {
 namespace {
@@ -109,6 +110,43 @@ void RecordOrder::keep_from(size_t first) {
   }
   refs_.resize(out);
   bytes_.swap(spare_);
+}
+
+size_t RecordOrder::reserved_bytes() const {
+  return bytes_.capacity() + spare_.capacity() +
+         (refs_.capacity() + sorted_.capacity()) * sizeof(Ref) +
+         (next_.capacity() + heap_.capacity()) * sizeof(uint32_t) + lanes_.capacity() * sizeof(Lane);
+}
+
+void RecordOrder::trim(size_t used) {
+  recent_peak_ = std::max(recent_peak_, used);
+  // keep_from() swaps the two byte buffers, so either may hold the burst's.
+  const size_t cap = std::max(bytes_.capacity(), spare_.capacity());
+  if (cap <= kTrimFloorBytes || used * 4 > cap) {
+    quiet_drains_ = 0;
+    recent_peak_ = used;
+    return;
+  }
+  if (++quiet_drains_ < kTrimDrains) return;
+  // Rebuild each buffer at the size the recent drains needed: refs scale
+  // with bytes (an event takes at least a header's worth of them).
+  const size_t keep = std::max(2 * recent_peak_, kTrimFloorBytes);
+  const size_t keep_refs = keep / sizeof(aster_event) + 1;
+  auto refit = [](auto& v, size_t cap) {
+    std::remove_reference_t<decltype(v)> fresh;
+    fresh.reserve(std::max(v.size(), cap));
+    fresh.assign(v.begin(), v.end());
+    v.swap(fresh);
+  };
+  refit(bytes_, keep);
+  refit(spare_, 0);
+  refit(refs_, keep_refs);
+  refit(sorted_, 0);
+  refit(next_, 0);
+  refit(heap_, 0);
+  refit(lanes_, 0);
+  quiet_drains_ = 0;
+  recent_peak_ = 0;
 }
 
 }  // namespace aster

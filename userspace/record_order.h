@@ -34,6 +34,9 @@ class RecordOrder {
   template <class Sink>
   void release(uint64_t watermark_ns, Sink&& sink);
   size_t held() const { return refs_.size(); }
+  // Bytes reserved by the buffers (what a burst leaves behind until
+  // trim() gives it back).
+  size_t reserved_bytes() const;
 
  private:
   struct Ref {
@@ -49,6 +52,14 @@ class RecordOrder {
   void add_event(const uint8_t* p, size_t len);
   void sort_refs();
   void keep_from(size_t first);
+  // After a burst the buffers keep the capacity of its largest drain (up to
+  // the ring's size). Once kTrimDrains drains in a row used less than a
+  // quarter of it, they are given back down to twice the largest of them.
+  void trim(size_t used);
+  static constexpr size_t kTrimDrains = 512;  // ~5 s at the default poll interval
+  static constexpr size_t kTrimFloorBytes = 256 << 10;
+  size_t recent_peak_ = 0;
+  size_t quiet_drains_ = 0;
   std::vector<uint8_t> bytes_;
   std::vector<Ref> refs_;
   std::vector<uint8_t> spare_;
@@ -60,14 +71,19 @@ class RecordOrder {
 
 template <class Sink>
 void RecordOrder::release(uint64_t watermark_ns, Sink&& sink) {
-  if (refs_.empty()) return;
+  if (refs_.empty()) {
+    trim(0);
+    return;
+  }
   sort_refs();
   size_t n = 0;
   while (n < refs_.size() && refs_[n].ts < watermark_ns) {
     sink(bytes_.data() + refs_[n].off, static_cast<size_t>(refs_[n].len));
     ++n;
   }
+  const size_t used = bytes_.size();
   keep_from(n);
+  trim(used);
 }
 
 }  // namespace aster

@@ -197,5 +197,59 @@ TEST(RecordOrder, AResponseFlushedBeforeItsRequestIsStillPaired) {
   EXPECT_EQ(stats.responses_unpaired.get(), 0u);
 }
 
+TEST(RecordOrder, ABurstsBuffersAreGivenBackOnceTrafficIsQuietAgain) {
+  // A burst: one drain of ~4 MB (a slow drain of a filling ring).
+  RecordOrder order;
+  const std::string payload(4000, 'x');
+  std::vector<uint8_t> batch;
+  for (int i = 0; i < 1000; ++i) stage(batch, 1000 + i, ASTER_EVENT_DATA, payload);
+  order.add_ring_record(batch.data(), batch.size());
+  size_t n = 0;
+  order.release(UINT64_MAX, [&](const void*, size_t) { ++n; });
+  ASSERT_EQ(n, 1000u);
+  const size_t after_burst = order.reserved_bytes();
+  ASSERT_GT(after_burst, size_t{3} << 20);
+  // Quiet traffic: one small record per drain, and drains with none.
+  uint64_t ts = 10000;
+  for (size_t d = 0; d < 2 * 512 + 2; ++d) {
+    if (d % 2 == 0) {
+      std::vector<uint8_t> one;
+      stage(one, ts++, ASTER_EVENT_DATA, "GET / HTTP/1.1\r\n\r\n");
+      order.add_ring_record(one.data(), one.size());
+    }
+    order.release(UINT64_MAX, [&](const void*, size_t) { ++n; });
+  }
+  EXPECT_EQ(n, 1000u + 512 + 1);
+  EXPECT_LE(order.reserved_bytes(), size_t{1} << 20) << "after a burst of " << after_burst;
+  // And still works after the trim, a record kept across drains included.
+  std::vector<uint8_t> two;
+  stage(two, ts + 5, ASTER_EVENT_DATA, "b");
+  stage(two, ts + 1, ASTER_EVENT_DATA, "a");
+  order.add_ring_record(two.data(), two.size());
+  auto first = release(order, ts + 2);
+  auto second = release(order, UINT64_MAX);
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(first[0].payload, "a");
+  EXPECT_EQ(second[0].payload, "b");
+}
+
+TEST(RecordOrder, SteadyLoadKeepsItsBuffers) {
+  // Drains of a steady load use a good share of the buffers: no trim, no
+  // reallocation on every drain.
+  RecordOrder order;
+  const std::string payload(2000, 'y');
+  size_t reserved = 0;
+  uint64_t ts = 1;
+  for (int d = 0; d < 2000; ++d) {
+    std::vector<uint8_t> batch;
+    for (int i = 0; i < 200; ++i) stage(batch, ts++, ASTER_EVENT_DATA, payload);
+    order.add_ring_record(batch.data(), batch.size());
+    order.release(UINT64_MAX, [](const void*, size_t) {});
+    if (d == 10) reserved = order.reserved_bytes();
+  }
+  EXPECT_EQ(order.reserved_bytes(), reserved);
+}
+
 }  // namespace
 }  // namespace aster
