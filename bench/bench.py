@@ -929,7 +929,7 @@ PROBE_PATH = re.compile(BPF_SYMS.pattern + r"|call_trace_sock_|__check_object_si
 REPORT_LINE = re.compile(r"\s*([\d.]+)%\s+(\S+)\s+(\S+)\s+\[(.)\]\s+(.*)")
 
 
-def perf_attribution(data, requests):
+def perf_attribution(data, requests, server_comm="goserver"):
     """µs per request by (who, what) and by (who, symbol) from a whole-machine
     cpu-clock recording."""
     report = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "-g", "none",
@@ -943,7 +943,7 @@ def perf_attribution(data, requests):
             continue
         pct, comm, dso, kind, sym = m.groups()
         us = float(pct) / 100 * total_us / max(requests, 1)
-        who = {"goserver": "server", "wrk": "client"}.get(comm, "other")
+        who = {server_comm: "server", "wrk": "client"}.get(comm, "other")
         if comm.startswith(("aster", "civetweb")):  # the exporter's threads
             who = "exporter"
         if comm == "swapper" and ("halt" in sym or "idle" in sym):
@@ -959,31 +959,46 @@ def perf_attribution(data, requests):
 
 
 def phase_attribution(servers):
-    """Where watching costs the machine CPU, by symbol: go-tiny unwatched and
-    watched in alternating pairs, each a whole-machine perf recording."""
+    """Where watching costs the machine CPU, by symbol: go-tiny unwatched,
+    under the copy floor and watched, in alternating rounds, each a
+    whole-machine perf recording. The copy floor's column tells what of the
+    added cost comes with reading the bytes in the kernel at all, and what
+    only with the exporter's own state, hand-over and process."""
     pairs = int(os.environ.get("ATTRIBUTION_PAIRS", "3"))
+    name = os.environ.get("ATTRIBUTION_SCENARIO", "go-tiny")
+    sc = SCEN[name]
+    url = f"http://127.0.0.1:{sc['port']}{sc['path']}"
+    go = sc["kind"] == "go"
+    server_comm = "goserver" if go else "nginx"
     secs = 8
-    log(f"\n== attribution: go-tiny, {pairs} pairs of {secs} s whole-machine perf record (cpu-clock, "
-        f"bpf_stats off), unwatched then watched (socket mode) ==")
+    log(f"\n== attribution: {name}, {pairs} rounds of 8 s whole-machine perf records (cpu-clock, "
+        f"bpf_stats off): unwatched, copy floor, watched (socket mode) ==")
     bpf_stats(False)
-    runs = {"unwatched": [], "watched": []}
+    runs = {"unwatched": [], "copy": [], "watched": []}
     for i in range(pairs):
         for variant in runs:
-            exp = Exporter("socket", [GO_PORT], 1) if variant == "watched" else None
+            helper = None
+            pids = [servers.go.pid] if go else servers.nginx_pids()
+            if variant == "watched":
+                helper = Exporter("socket", [sc["port"]], len(pids))
+            elif variant == "copy":
+                helper = EmptyProbes("copy", pids)
             data = f"{OUT}/perf-attribution.data"
             try:
-                wrk(f"http://127.0.0.1:{GO_PORT}/tiny", 1)  # warm-up
+                wrk(url, 1)  # warm-up
                 perf = start(["perf", "record", "-a", "-e", "cpu-clock", "-F", "4999", "-o", data,
                               "--", "sleep", str(secs)], "perf",
                              stdout=open(f"{OUT}/perf-attribution.log", "w"), stderr=subprocess.STDOUT)
-                w = wrk(f"http://127.0.0.1:{GO_PORT}/tiny", secs + 1)
+                w = wrk(url, secs + 1)
                 perf.wait()
                 stop(perf)
             finally:
-                if exp:
-                    exp.close()
-            runs[variant].append((w["rps"], perf_attribution(data, w["rps"] * secs)))
-    ratio = med([w[0] / u[0] for u, w in zip(runs["unwatched"], runs["watched"])])
+                if helper:
+                    helper.close()
+            runs[variant].append((w["rps"], perf_attribution(data, w["rps"] * secs, server_comm)))
+
+    def ratio(variant):
+        return med([w[0] / u[0] for u, w in zip(runs["unwatched"], runs[variant])])
 
     def mean(variant, pick):
         return sum(pick(a) for _, a in runs[variant]) / len(runs[variant])
@@ -996,24 +1011,30 @@ def phase_attribution(servers):
             ("exporter", "", "exporter"),
             ("other", "", "other processes"),
             ("idle", "", "idle (not busy)")]
-    log(f"  throughput watched ÷ unwatched in these pairs: {ratio:.3f}")
-    log(f"  {'µs per request (mean of the pairs)':64} {'unwatched':>9} {'watched':>9} {'added':>7}")
-    busy_u = busy_w = 0.0
+    log(f"  throughput ÷ unwatched in these rounds (median): copy floor {ratio('copy'):.3f}, "
+        f"watched {ratio('watched'):.3f}")
+    log(f"  {'µs per request (mean of the rounds)':58} {'unwatched':>9} {'copy':>7} {'watched':>8} "
+        f"{'+copy':>6} {'+watched':>8}")
+    busy = {v: 0.0 for v in runs}
     for who, what, label in rows:
-        u = mean("unwatched", lambda a: a[0].get((who, what), 0.0))
-        w_ = mean("watched", lambda a: a[0].get((who, what), 0.0))
+        f = {v: mean(v, lambda a: a[0].get((who, what), 0.0)) for v in runs}
         if who != "idle":
-            busy_u, busy_w = busy_u + u, busy_w + w_
-        log(f"  {label:64} {u:9.2f} {w_:9.2f} {w_ - u:+7.2f}")
-    log(f"  {'busy, whole machine':64} {busy_u:9.2f} {busy_w:9.2f} {busy_w - busy_u:+7.2f}")
+            for v in runs:
+                busy[v] += f[v]
+        log(f"  {label:58} {f['unwatched']:9.2f} {f['copy']:7.2f} {f['watched']:8.2f} "
+            f"{f['copy'] - f['unwatched']:+6.2f} {f['watched'] - f['unwatched']:+8.2f}")
+    log(f"  {'busy, whole machine':58} {busy['unwatched']:9.2f} {busy['copy']:7.2f} {busy['watched']:8.2f} "
+        f"{busy['copy'] - busy['unwatched']:+6.2f} {busy['watched'] - busy['unwatched']:+8.2f}")
     for who in ("server", "client"):
         keys = set()
-        for _, a in runs["unwatched"] + runs["watched"]:
-            keys |= {k for k in a[1] if k[0] == who}
-        grown = sorted(((mean("watched", lambda a: a[1].get(k, 0.0)) - mean("unwatched", lambda a: a[1].get(k, 0.0)), k[1])
-                        for k in keys if not PROBE_PATH.search(k[1])), reverse=True)[:6]
-        log(f"  {who} kernel symbols that grew most (µs/req): "
-            + ", ".join(f"{s} {d:+.2f}" for d, s in grown))
+        for v in runs:
+            for _, a in runs[v]:
+                keys |= {k for k in a[1] if k[0] == who}
+        for v in ("copy", "watched"):
+            grown = sorted(((mean(v, lambda a: a[1].get(k, 0.0)) - mean("unwatched", lambda a: a[1].get(k, 0.0)), k[1])
+                            for k in keys if not PROBE_PATH.search(k[1])), reverse=True)[:6]
+            log(f"  {who} kernel symbols that grew most, {v} (µs/req): "
+                + ", ".join(f"{s} {d:+.2f}" for d, s in grown))
     log("  (cpu-clock samples that fall while interrupts are off land where they are turned back on: "
         "_raw_spin_unlock_irqrestore stands for the wake-ups' critical sections)")
 

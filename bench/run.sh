@@ -22,7 +22,8 @@
 #   CONNS=32 THREADS=1   wrk -c / -t
 #   SCENARIOS=go-tiny,go-work,nginx-small,nginx-large
 #   PHASES=load,exact,memory,syscall,profile,attribution
-#   ATTRIBUTION_PAIRS=3   unwatched/watched pairs of whole-machine perf recordings (attribution)
+#   ATTRIBUTION_PAIRS=3   rounds of whole-machine perf recordings (attribution: unwatched, copy floor, watched)
+#   ATTRIBUTION_SCENARIO=go-tiny   the scenario they load (any of SCENARIOS)
 #   SYSCALLS_ALL=1   run the syscalls-mode exporter in every scenario (default: go-tiny only)
 #   REF=HEAD         the commit to measure: exported with git archive and built
 #                    in $OUT/src, so edits in the working tree cannot change
