@@ -18,7 +18,9 @@ build=(cmake g++ make pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g
 # nsenter (util-linux) and ip (iproute2) for a server in a network namespace
 # of its own, as in a container.
 test=(libgtest-dev googletest libclang-rt-14-dev nginx-light curl wrk python3 python3-yaml
-      prometheus dpkg-dev util-linux procps systemd libcap2-bin golang-go iproute2)
+      prometheus dpkg-dev util-linux procps systemd libcap2-bin golang-go iproute2
+      # the suite runs the benchmark cut short (tests/e2e/bench_smoke.sh)
+      golang-github-gin-gonic-gin-dev golang-github-prometheus-client-golang-dev linux-perf)
 bench=(golang-go golang-github-gin-gonic-gin-dev golang-github-prometheus-client-golang-dev
        linux-perf nginx-light wrk python3)
 
