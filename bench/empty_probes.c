@@ -22,6 +22,19 @@ static volatile sig_atomic_t stop;
 
 static void on_signal(int sig) { (void)sig; stop = 1; }
 
+/* The programs a mode loads: the copy floor's, or the empty ones on the
+ * socket tracepoints or on the syscall tracepoints. */
+static int wanted(const char *mode, struct bpf_program *prog)
+{
+	const char *name = bpf_program__name(prog);
+	int is_socket = strncmp(bpf_program__section_name(prog), "tp_btf/", 7) == 0;
+	if (strcmp(mode, "copy") == 0)
+		return strncmp(name, "copy_", 5) == 0;
+	if (strncmp(name, "empty_", 6) != 0)
+		return 0;
+	return is_socket == (strcmp(mode, "socket") == 0);
+}
+
 int main(int argc, char **argv)
 {
 	int copy = argc >= 3 && strcmp(argv[1], "copy") == 0;
@@ -29,9 +42,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s socket|syscalls|copy PID...\n", argv[0]);
 		return 2;
 	}
-	/* Which programs a mode loads, by their name's prefix. */
-	const char *prefix = copy ? "copy_" : strcmp(argv[1], "socket") == 0 ? "empty_send" : "empty_";
-	const char *other = copy ? NULL : strcmp(argv[1], "socket") == 0 ? "empty_recv" : NULL;
 
 	struct empty_probes_bpf *skel = empty_probes_bpf__open();
 	if (!skel) {
@@ -41,12 +51,7 @@ int main(int argc, char **argv)
 	struct bpf_program *prog;
 	bpf_object__for_each_program(prog, skel->obj)
 	{
-		const char *name = bpf_program__name(prog);
-		int is_socket = strncmp(bpf_program__section_name(prog), "tp_btf/", 7) == 0;
-		int want = strncmp(name, prefix, strlen(prefix)) == 0 || (other && strcmp(name, other) == 0);
-		if (!copy && strcmp(argv[1], "syscalls") == 0)
-			want = want && !is_socket;
-		bpf_program__set_autoload(prog, want);
+		bpf_program__set_autoload(prog, wanted(argv[1], prog));
 	}
 	int err = empty_probes_bpf__load(skel);
 	if (err) {
