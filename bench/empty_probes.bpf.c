@@ -40,6 +40,15 @@ int BPF_PROG(empty_recv, struct sock *sk, int ret, int flags)
 #define COPY_PID_BITS (1u << 22)
 __u64 copy_pids[COPY_PID_BITS / 64];
 
+/* x86_64 syscall numbers, as in bpf/socket_probes.bpf.h: the syscalls
+ * whose buffer the copy floor reads (the ones Go and nginx use here). */
+#define NR_read 0
+#define NR_write 1
+#define NR_readv 19
+#define NR_writev 20
+#define NR_sendto 44
+#define NR_recvfrom 45
+
 /* The same limits as the exporter's default: up to 4096 bytes per transfer,
  * from a flat buffer or the first iovecs. */
 #define COPY_MAX 4096
@@ -78,9 +87,9 @@ static __always_inline void copy_floor(int ret)
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	long nr = regs->orig_ax;
 	__u32 limit = ret < COPY_MAX ? ret : COPY_MAX;
-	if (nr == 0 || nr == 1 || nr == 44 || nr == 45) { /* read write sendto recvfrom */
+	if (nr == NR_read || nr == NR_write || nr == NR_sendto || nr == NR_recvfrom) {
 		copy_at(s, 0, (const void *)regs->si, limit);
-	} else if (nr == 19 || nr == 20) { /* readv writev */
+	} else if (nr == NR_readv || nr == NR_writev) {
 		const struct iovec *iov = (const struct iovec *)regs->si;
 		__u32 off = 0;
 #pragma unroll
