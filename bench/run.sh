@@ -2,7 +2,7 @@
 # The aster-exporter benchmark: one command, as root, on an otherwise idle
 # machine.
 #
-#   sudo bench/run.sh
+#   bench/run.sh   (as root)
 #
 # It builds what it needs (the exporter if build/aster-exporter is missing,
 # the Go server, the empty-probe loader), turns kernel.bpf_stats_enabled on

@@ -16,8 +16,8 @@ build=(cmake g++ make pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g
 # server, dpkg-dev for the .deb, setpriv (util-linux) and capsh (libcap2-bin)
 # for the privilege checks, systemd-analyze to verify the unit, unshare,
 # nsenter (util-linux) and ip (iproute2) for a server in a network namespace
-# of its own, as in a container.
-test=(libgtest-dev googletest libclang-rt-14-dev nginx-light curl wrk python3 python3-yaml
+# of its own, as in a container; file, which CPack's DEB generator runs.
+test=(libgtest-dev googletest libclang-rt-14-dev nginx-light curl wrk python3 python3-yaml file
       prometheus dpkg-dev util-linux procps systemd libcap2-bin golang-go iproute2
       # the Go servers and perf of the benchmark, which the suite runs cut short (bench_smoke)
       golang-github-gin-gonic-gin-dev golang-github-prometheus-client-golang-dev linux-perf)
@@ -43,8 +43,9 @@ for p in "${pkgs[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # A mirror that drops a connection is retried, not a failed install.
+  apt-get -o Acquire::Retries=5 update -q
+  apt-get -o Acquire::Retries=5 install -y -q --no-install-recommends "${missing[@]}"
 fi
 # Debian's nginx package starts a server on port 80 when installed; the
 # tests start their own and need nothing listening there.

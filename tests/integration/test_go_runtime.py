@@ -120,7 +120,10 @@ class GoRuntimeTest(unittest.TestCase):
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
         completed = int(re.search(r"(\d+) requests in", r.stdout).group(1))
-        self.assertGreater(completed, 10000)
+        # Enough answers that both CPUs' records interleave; not a speed
+        # check (a loaded shared machine managed 7 088 in these 3 s, an
+        # idle one 30 000 and more).
+        self.assertGreater(completed, 1000)
         # wrk stops with up to 16 requests in flight; the server may have
         # answered them.
         def count(m):
