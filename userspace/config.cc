@@ -215,6 +215,10 @@ void apply_flag(const Flag& f, Config& cfg) {
   } else if (is_metrics_flag(f.name)) {
     std::string err = apply_metrics_flag(f.name, need(), cfg.metrics);
     if (!err.empty()) throw ConfigError{err};
+  } else if (f.name == "capture.record") {
+    cfg.capture_record = need();
+  } else if (f.name == "capture.replay") {
+    cfg.capture_replay = need();
   } else if (f.name == "log.level") {
     const std::string& v = need();
     if (v == "debug") cfg.log_level = LogLevel::kDebug;
@@ -259,6 +263,11 @@ std::string usage_text() {
       "                                   (no target at all: every process listening on TCP)\n"
       "  --capture.bytes=N                bytes copied from the head of each socket read/write\n"
       "                                   (64.." + std::to_string(ASTER_CAPTURE_MAX) + ", default 4096)\n"
+      "  --capture.record=FILE            write what the pipeline reads to FILE (mode 0600), for\n"
+      "                                   --capture.replay. OPT-IN: the file holds the PAYLOAD\n"
+      "                                   (request and response bytes) of the watched traffic\n"
+      "  --capture.replay=FILE            run a capture through the pipeline offline, print the\n"
+      "                                   HTTP and pipeline metrics it gives, and exit (no root)\n"
       "  --bpf.attach-mode=MODE           auto, socket (sock_*_length tracepoints, kernel >= 6.3)\n"
       "                                   or syscalls (syscall tracepoints; the fallback)\n"
       "  --bpf.ringbuf-bytes=N            ring buffer size, a power of two (default 8388608)\n"
@@ -287,8 +296,15 @@ std::string apply_yaml(const std::string& yaml_text, const std::string& origin, 
   return "";
 }
 
-ConfigResult load_config(int argc, const char* const* argv, EnvLookup env) {
+ConfigResult load_config(int argc, const char* const* argv, const EnvLookup& lookup, const FileReader& read_file) {
   ConfigResult r;
+  for (int i = 1; i < argc; ++i) r.sources.argv.emplace_back(argv[i]);
+  // Every variable read, and its value, goes into the sources.
+  auto env = [&](const char* name) -> const char* {
+    const char* v = lookup(name);
+    if (v) r.sources.env.emplace_back(name, v);
+    return v;
+  };
   std::vector<Flag> flags;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -323,11 +339,20 @@ ConfigResult load_config(int argc, const char* const* argv, EnvLookup env) {
       if (f.name == "config.file") apply_flag(f, cfg);
     }
     if (!cfg.config_file.empty()) {
-      std::ifstream in(cfg.config_file);
-      if (!in) throw ConfigError{"cannot read config file '" + cfg.config_file + "': " + std::strerror(errno)};
-      std::stringstream ss;
-      ss << in.rdbuf();
-      std::string err = apply_yaml(ss.str(), cfg.config_file, cfg);
+      std::string text;
+      bool read = false;
+      if (read_file) {
+        read = read_file(cfg.config_file, &text);
+      } else if (std::ifstream in(cfg.config_file); in) {
+        std::stringstream ss;
+        ss << in.rdbuf();
+        text = ss.str();
+        read = true;
+      }
+      if (!read) throw ConfigError{"cannot read config file '" + cfg.config_file + "': " + std::strerror(errno)};
+      r.sources.config_path = cfg.config_file;
+      r.sources.config_text = text;
+      std::string err = apply_yaml(text, cfg.config_file, cfg);
       if (!err.empty()) throw ConfigError{err};
     }
     if (const char* v = env("OBSERVABILITY_ENABLED")) cfg.observability_enabled = parse_bool("OBSERVABILITY_ENABLED", v);
@@ -345,6 +370,9 @@ ConfigResult load_config(int argc, const char* const* argv, EnvLookup env) {
         flag_targets = true;
       }
       apply_flag(f, cfg);
+    }
+    if (!cfg.capture_record.empty() && !cfg.capture_replay.empty()) {
+      throw ConfigError{"--capture.record and --capture.replay exclude each other: a replay reads no kernel"};
     }
     if ((cfg.ringbuf_bytes & (cfg.ringbuf_bytes - 1)) != 0) {
       throw ConfigError{"ring buffer size " + std::to_string(cfg.ringbuf_bytes) + " must be a power of two"};

@@ -4,10 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "capture_file.h"
 #include "log.h"
 #include "metrics_options.h"
 
@@ -51,6 +53,11 @@ struct Config {
   uint32_t discovery_interval_ms = 1000;
   std::string config_file;
   LogLevel log_level = LogLevel::kInfo;
+  // --capture.record: write what the pipeline consumes (payload included)
+  // to this file; --capture.replay: run a capture through the pipeline
+  // offline and print the metrics it gives (capture_file.h, replay.h).
+  std::string capture_record;
+  std::string capture_replay;
 };
 
 // Result of parsing the command line: either a config, or a reason to stop
@@ -59,12 +66,18 @@ struct ConfigResult {
   std::optional<Config> config;
   std::string message;
   int exit_code = 0;
+  // What the config was made of: the arguments, the variables read, the
+  // file's text. A capture keeps them, so a replay builds the same config.
+  ConfigSources sources;
 };
 
 // `env` returns the value of an environment variable or nullptr; tests pass
-// their own.
-using EnvLookup = const char* (*)(const char*);
-ConfigResult load_config(int argc, const char* const* argv, EnvLookup env);
+// their own. `read_file` gives a file's text (false if it cannot be read,
+// errno set); null reads the filesystem (a replay passes the recorded text).
+using EnvLookup = std::function<const char*(const char*)>;
+using FileReader = std::function<bool(const std::string& path, std::string* text)>;
+ConfigResult load_config(int argc, const char* const* argv, const EnvLookup& env,
+                         const FileReader& read_file = nullptr);
 
 // Parses a YAML document into `cfg`; returns an error naming the key, or "".
 std::string apply_yaml(const std::string& yaml_text, const std::string& origin, Config& cfg);

@@ -20,8 +20,8 @@ uint64_t monotonic_ns() {
 }
 }  // namespace
 
-EventLoop::EventLoop(int ring_fd, FlushFn flush_staged, ConnectionTracker& tracker, uint32_t poll_interval_ms)
-    : flush_staged_(std::move(flush_staged)), tracker_(tracker), poll_interval_ms_(poll_interval_ms) {
+EventLoop::EventLoop(int ring_fd, FlushFn flush_staged, RecordPipeline& pipeline, uint32_t poll_interval_ms)
+    : flush_staged_(std::move(flush_staged)), pipeline_(pipeline), poll_interval_ms_(poll_interval_ms) {
   rb_ = ring_buffer__new(ring_fd, &EventLoop::on_record, this, nullptr);
 }
 
@@ -30,12 +30,8 @@ EventLoop::~EventLoop() {
 }
 
 int EventLoop::on_record(void* ctx, void* data, size_t size) {
-  static_cast<EventLoop*>(ctx)->order_.add_ring_record(data, size);
+  static_cast<EventLoop*>(ctx)->pipeline_.add_ring_record(data, size);
   return 0;
-}
-
-void EventLoop::deliver(uint64_t watermark_ns) {
-  order_.release(watermark_ns, [this](const void* ev, size_t len) { tracker_.on_record(ev, len); });
 }
 
 int EventLoop::drain_once(int timeout_ms) {
@@ -53,15 +49,15 @@ int EventLoop::drain_once(int timeout_ms) {
   int m = ring_buffer__consume(rb_);
   if (m < 0 && m != -EINTR) return m;
   watermark_ns_ = std::max(watermark_ns_, watermark);
-  deliver(watermark_ns_);
-  tracker_.end_batch(monotonic_ns());
+  pipeline_.release(watermark_ns_);
+  pipeline_.end_batch(monotonic_ns());
   return 0;
 }
 
 void EventLoop::drain_all() {
   if (flush_staged_) flush_staged_(UINT64_MAX, 0);
   ring_buffer__consume(rb_);
-  deliver(UINT64_MAX);
+  pipeline_.release(UINT64_MAX);
 }
 
 int EventLoop::run(const std::atomic<bool>& stop) {
@@ -74,7 +70,7 @@ int EventLoop::run(const std::atomic<bool>& stop) {
   }
   // Whatever arrived before the stop still counts.
   drain_all();
-  for (int i = 0; i < 3; ++i) tracker_.end_batch(monotonic_ns());  // finish closed connections
+  for (int i = 0; i < 3; ++i) pipeline_.end_batch(monotonic_ns());  // finish closed connections
   return 0;
 }
 

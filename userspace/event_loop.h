@@ -1,17 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // Drains the ring buffer in batches: a timed poll (the probes do not wake
 // us per record) bounds the delay, an early wake-up from the probes bounds
-// the fill level. Each drain asks every CPU to flush the records it staged,
-// puts the records back in the order they happened (RecordOrder) and ends
-// with end_batch().
+// the fill level. Each drain asks every CPU to flush the records it staged
+// and hands the records to the RecordPipeline, which puts them back in the
+// order they happened and ends the batch.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 
-#include "connection_tracker.h"
-#include "record_order.h"
+#include "record_pipeline.h"
 
 struct ring_buffer;
 
@@ -22,7 +21,7 @@ class EventLoop {
   // flush_staged(now_ns, max_age_ns) hands the probes' staged records to
   // the ring and returns the watermark (see ProbeSet::flush_staged).
   using FlushFn = std::function<uint64_t(uint64_t, uint64_t)>;
-  EventLoop(int ring_fd, FlushFn flush_staged, ConnectionTracker& tracker, uint32_t poll_interval_ms);
+  EventLoop(int ring_fd, FlushFn flush_staged, RecordPipeline& pipeline, uint32_t poll_interval_ms);
   ~EventLoop();
   bool ok() const { return rb_ != nullptr; }
   // Runs until `stop`; returns 0, or a negative errno if polling failed.
@@ -34,12 +33,10 @@ class EventLoop {
 
  private:
   static int on_record(void* ctx, void* data, size_t size);
-  void deliver(uint64_t watermark_ns);
   ring_buffer* rb_ = nullptr;
   FlushFn flush_staged_;
-  ConnectionTracker& tracker_;
+  RecordPipeline& pipeline_;
   uint32_t poll_interval_ms_;
-  RecordOrder order_;
   uint64_t watermark_ns_ = 0;
 };
 

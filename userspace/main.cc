@@ -11,15 +11,19 @@
 #include <cstdlib>
 #include <thread>
 
+#include "capture_file.h"
 #include "config.h"
 #include "connection_tracker.h"
 #include "event_loop.h"
 #include "go_runtime.h"
 #include "http_metrics.h"
 #include "log.h"
+#include "pipeline_self_metrics.h"
 #include "preflight.h"
 #include "probe_loader.h"
 #include "process_metrics.h"
+#include "record_pipeline.h"
+#include "replay.h"
 #include "self_metrics.h"
 #include "service_registry.h"
 #include "target_discovery.h"
@@ -72,6 +76,14 @@ int main(int argc, char** argv) {
   const Config& cfg = *parsed.config;
   g_log_level = cfg.log_level;
 
+  if (!cfg.capture_replay.empty()) {
+    ReplayResult r = replay_capture(cfg.capture_replay);
+    if (!r.ok) return fail(r.error);
+    if (!r.warning.empty()) LOG_WARN("%s", r.warning.c_str());
+    fputs(r.exposition.c_str(), stdout);
+    return 0;
+  }
+
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, nullptr);
@@ -91,6 +103,14 @@ int main(int argc, char** argv) {
   }
 
   if (err = check_privileges(); !err.empty()) return fail(err);
+  std::unique_ptr<CaptureWriter> capture;
+  if (!cfg.capture_record.empty()) {
+    capture = CaptureWriter::create(cfg.capture_record, parsed.sources, &err);
+    if (!capture) return fail(err);
+    LOG_WARN("recording the watched traffic to %s (--capture.record): the file holds request and response "
+             "payload; it is mode 0600, keep it private and delete it when done",
+             cfg.capture_record.c_str());
+  }
   if (err = check_btf(); !err.empty()) return fail(err);
   bool syscalls_needed = cfg.attach_mode == AttachMode::kSyscalls ||
                          (cfg.attach_mode == AttachMode::kAuto && !ProbeSet::kernel_has_socket_tracepoints());
@@ -118,20 +138,20 @@ int main(int argc, char** argv) {
 
   DiscoveryEvents process_events(discovery);
   ConnectionTracker tracker(stats, http, &process_events);
+  RecordPipeline pipeline(tracker);
+  if (capture) pipeline.record_to(capture.get(), [&registry](uint16_t first) { return registry.names_from(first); });
   EventLoop loop(
       probes->ring_fd(), [&probes](uint64_t now, uint64_t max_age) { return probes->flush_staged(now, max_age); },
-      tracker, cfg.poll_interval_ms);
+      pipeline, cfg.poll_interval_ms);
   if (!loop.ok()) return fail("cannot open the BPF ring buffer: " + std::string(strerror(errno)));
 
-  auto self = std::make_shared<SelfMetrics>(stats, *probes, registry, cfg);
-  self->series_count = [&http] { return http.series_count(); };
-  self->path_overflows = [&http] { return http.path_overflows(); };
-  self->series_overflows = [&http] { return http.series_overflows(); };
-  self->learned_collapses = [&http] { return http.learned_collapses(); };
-  auto web = WebServer::start(cfg,
-                              scrape_order(http_registry, http, {self, std::make_shared<ProcessMetrics>(registry),
-                                           std::make_shared<GoRuntimeMetrics>(registry)}),
-                              "", &err);
+  auto web = WebServer::start(
+      cfg,
+      scrape_order(http_registry, http,
+                   {std::make_shared<SelfMetrics>(*probes, registry, cfg),
+                    std::make_shared<PipelineSelfMetrics>(stats, http), std::make_shared<ProcessMetrics>(registry),
+                    std::make_shared<GoRuntimeMetrics>(registry)}),
+      "", &err);
   if (!web) return fail(err);
   LOG_INFO("serving metrics on %s%s; watching %zu processes in %zu services", cfg.listen_address.c_str(),
            cfg.telemetry_path.c_str(), registry.process_count(), registry.service_count());
@@ -140,6 +160,10 @@ int main(int argc, char** argv) {
   int rc = loop.run(g_stop);
   g_stop.store(true);
   discovery_thread.join();
+  if (capture) {
+    capture->close();
+    LOG_INFO("capture written to %s", cfg.capture_record.c_str());
+  }
   LOG_INFO("stopped");
   return rc == 0 ? 0 : 1;
 }

@@ -1,17 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // aster_exporter_*: how the exporter itself is doing, built at scrape time
-// from the pipeline's counters, the probes' per-CPU counters and the
-// kernel's bpf_stats.
+// from the probes' per-CPU counters, the kernel's bpf_stats and what is
+// watched (the pipeline's own counters are in pipeline_self_metrics.h).
 #pragma once
 
 #include <prometheus/collectable.h>
 
-#include <functional>
-#include <string>
 #include <vector>
 
-#include "http_metrics.h"
-#include "pipeline_stats.h"
 #include "probe_loader.h"
 #include "service_registry.h"
 
@@ -19,18 +15,11 @@ namespace aster {
 
 class SelfMetrics : public prometheus::Collectable {
  public:
-  SelfMetrics(const PipelineStats& stats, const ProbeSet& probes, const ServiceRegistry& registry,
-              const Config& cfg)
-      : stats_(stats), probes_(probes), registry_(registry), cfg_(cfg) {}
-  // The series count lives on the event-loop thread; read it through this.
-  std::function<size_t()> series_count;
-  std::function<uint64_t()> path_overflows;
-  std::function<std::vector<HttpMetrics::FamilyOverflow>()> series_overflows;
-  std::function<uint64_t()> learned_collapses;
+  SelfMetrics(const ProbeSet& probes, const ServiceRegistry& registry, const Config& cfg)
+      : probes_(probes), registry_(registry), cfg_(cfg) {}
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
-  const PipelineStats& stats_;
   const ProbeSet& probes_;
   const ServiceRegistry& registry_;
   const Config& cfg_;

@@ -19,6 +19,12 @@ std::string ServiceRegistry::name(uint16_t id) const {
   return id < names_.size() ? names_[id] : std::string("unknown");
 }
 
+std::vector<std::string> ServiceRegistry::names_from(uint16_t first) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (first >= names_.size()) return {};
+  return std::vector<std::string>(names_.begin() + first, names_.end());
+}
+
 void ServiceRegistry::add(const WatchedProcess& p) {
   std::lock_guard<std::mutex> lock(mu_);
   procs_[p.pid] = p;

@@ -30,6 +30,8 @@ class ServiceRegistry {
   // when the table is full (the caller then does not watch the process).
   uint16_t intern(const std::string& name);
   std::string name(uint16_t id) const;
+  // The names of ids `first` and up, in id order (a capture records them).
+  std::vector<std::string> names_from(uint16_t first) const;
 
   void add(const WatchedProcess& p);
   void remove(pid_t pid);

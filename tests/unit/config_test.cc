@@ -153,5 +153,33 @@ TEST_F(ConfigTest, HelpAndVersionExitZero) {
   EXPECT_NE(v.message.find(kVersion), std::string::npos);
 }
 
+TEST_F(ConfigTest, SourcesKeepWhatTheConfigWasMadeOf) {
+  std::string path = write_file("metrics:\n  prefix: shop\n");
+  g_env["ASTER_CAPTURE_BYTES"] = "512";
+  auto r = parse({"--config.file=" + path, "--capture.record=/tmp/x.cap"});
+  ASSERT_TRUE(r.config) << r.message;
+  EXPECT_EQ(r.config->capture_record, "/tmp/x.cap");
+  EXPECT_EQ(r.sources.argv, (std::vector<std::string>{"--config.file=" + path, "--capture.record=/tmp/x.cap"}));
+  EXPECT_EQ(r.sources.env, (std::vector<std::pair<std::string, std::string>>{{"ASTER_CAPTURE_BYTES", "512"}}));
+  EXPECT_EQ(r.sources.config_path, path);
+  EXPECT_EQ(r.sources.config_text, "metrics:\n  prefix: shop\n");
+  std::remove(path.c_str());
+  // A replay gives the recorded text instead of reading the file.
+  std::vector<const char*> argv = {"aster-exporter", "--config.file=/gone.yaml"};
+  auto again = load_config(2, argv.data(), fake_env, [](const std::string& p, std::string* text) {
+    *text = "metrics:\n  prefix: shop\n";
+    return p == "/gone.yaml";
+  });
+  ASSERT_TRUE(again.config) << again.message;
+  EXPECT_EQ(again.config->metrics.prefix, "shop");
+}
+
+TEST_F(ConfigTest, RecordAndReplayExcludeEachOther) {
+  auto r = parse({"--capture.record=/tmp/a.cap", "--capture.replay=/tmp/b.cap"});
+  EXPECT_FALSE(r.config);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.message.find("exclude each other"), std::string::npos) << r.message;
+}
+
 }  // namespace
 }  // namespace aster
