@@ -26,6 +26,12 @@ Phases:
   4. slowdown of an unwatched syscall-heavy process while the exporter runs.
   5. profile of the exporter under the Go tiny saturated load (perf) and
      per-program bpf_stats.
+  6. attribution of the machine's added CPU (perf, whole machine).
+  7. callgrind: instructions per request through the userspace pipeline
+     (ordering, connections, parsing, metrics), counted by valgrind while
+     the exporter replays the captures committed in tests/captures: the
+     same inputs every time, so unlike every figure above it does not
+     move with the machine's noise, and two commits compare exactly.
 """
 import json
 import math
@@ -49,7 +55,7 @@ CONNS = int(os.environ.get("CONNS", "32"))
 THREADS = int(os.environ.get("THREADS", "1"))
 SCENARIOS = os.environ.get("SCENARIOS", "go-tiny,go-work,nginx-small,nginx-large").split(",")
 SYSCALLS_ALL = os.environ.get("SYSCALLS_ALL", "0") == "1"
-PHASES = os.environ.get("PHASES", "load,exact,memory,syscall,profile,attribution").split(",")
+PHASES = os.environ.get("PHASES", "load,exact,memory,syscall,profile,attribution,callgrind").split(",")
 # Experiments: VARIANTS replaces the measured list (e.g. "aster-socket,aster-socket+small");
 # VARIANT_ARGS gives a named variant its own exporter flags, as JSON
 # (e.g. '{"aster-socket+small": ["--bpf.ringbuf-bytes=1048576"]}').
@@ -763,6 +769,34 @@ def phase_exact(servers):
     log(f"  exactness diff: {'EMPTY' if ok else 'NOT EMPTY'}")
 
 
+# ----------------------------------------------------------------- callgrind
+
+CALLGRIND_CAPTURES = ["go_wrk", "nginx_keepalive_pipelined", "node_chunked_preopened"]
+
+
+def phase_callgrind(_servers):
+    log("\n== callgrind: instructions per request through the userspace pipeline (replay of tests/captures) ==")
+    captures = os.path.join(HERE, "..", "tests", "captures")
+    for name in CALLGRIND_CAPTURES:
+        out = f"{OUT}/callgrind.{name}.out"
+        # Only the pipeline's three entry points count (and what they call),
+        # not start-up or the printing of the result.
+        r = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                            "--toggle-collect=aster::RecordPipeline::*", EXPORTER,
+                            f"--capture.replay={captures}/{name}.cap"],
+                           capture_output=True, text=True, timeout=600)
+        if r.returncode != 0:
+            log(f"  {name}: replay under callgrind failed ({r.returncode}): {r.stderr[-500:]}")
+            continue
+        m = parse_metrics(r.stdout)
+        requests = metric_sum(m, "aster_exporter_requests_recorded_total") + \
+            metric_sum(m, "aster_exporter_responses_unpaired_total")
+        with open(out) as f:
+            total = next(int(l.split()[1]) for l in f if l.startswith("summary:"))
+        log(f"  {name:28} {requests:6.0f} requests  {total / max(requests, 1):8.0f} instructions/request"
+            f"  ({total} in all)")
+
+
 # ----------------------------------------------------------------- memory
 
 def phase_memory(servers):
@@ -1090,6 +1124,8 @@ def main():
         phase_profile(servers)
     if "attribution" in PHASES:
         phase_attribution(servers)
+    if "callgrind" in PHASES:
+        phase_callgrind(servers)
     warn_foreign("end")
     log(f"\ntotal time {time.time() - t0:.0f} s")
 

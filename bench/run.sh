@@ -21,7 +21,7 @@
 #   STATS_DURATION=2 seconds of the same load with bpf_stats on, after each probed run
 #   CONNS=32 THREADS=1   wrk -c / -t
 #   SCENARIOS=go-tiny,go-work,nginx-small,nginx-large
-#   PHASES=load,exact,memory,syscall,profile,attribution
+#   PHASES=load,exact,memory,syscall,profile,attribution,callgrind
 #   ATTRIBUTION_PAIRS=3   rounds of whole-machine perf recordings (attribution: unwatched, copy floor, watched)
 #   ATTRIBUTION_SCENARIO=go-tiny   the scenario they load (any of SCENARIOS)
 #   SYSCALLS_ALL=1   run the syscalls-mode exporter in every scenario (default: go-tiny only)

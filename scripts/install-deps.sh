@@ -20,7 +20,9 @@ build=(cmake g++ make pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g
 test=(libgtest-dev googletest libclang-rt-14-dev nginx-light curl wrk python3 python3-yaml file
       prometheus dpkg-dev util-linux procps systemd libcap2-bin golang-go iproute2
       # the Go servers and perf of the benchmark, which the suite runs cut short (bench_smoke)
-      golang-github-gin-gonic-gin-dev golang-github-prometheus-client-golang-dev linux-perf)
+      golang-github-gin-gonic-gin-dev golang-github-prometheus-client-golang-dev linux-perf
+      # callgrind counts the pipeline's instructions per request (bench)
+      valgrind)
 
 pkgs=("${build[@]}")
 case "$what" in

@@ -13,7 +13,7 @@ out=$(mktemp -d /tmp/aster-bench-smoke.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 log=$out/bench.log
 
-if ! PAIRS=1 DURATION=1 STATS_DURATION=1 SCENARIOS=go-tiny PHASES=load,exact \
+if ! PAIRS=1 DURATION=1 STATS_DURATION=1 SCENARIOS=go-tiny PHASES=load,exact,callgrind \
     EXPORTER="$exporter" OUT="$out" "$root/bench/run.sh" >"$log" 2>&1; then
   cat "$log"
   echo "bench_smoke: bench/run.sh failed (log above)" >&2
@@ -39,9 +39,12 @@ done
 for want in "exactness diff: EMPTY" "socket   events lost 0" "syscalls events lost 0"; do
   grep -qF "$want" "$log" || { echo "bench_smoke: '$want' not in the output" >&2; fail=1; }
 done
+# The replay under callgrind counts instructions for each committed capture.
+n=$(grep -cE "^  [a-z_]+ +[0-9]+ requests +[0-9]+ instructions/request" "$log" || true)
+[ "$n" -eq 3 ] || { echo "bench_smoke: $n of 3 callgrind figures printed" >&2; fail=1; }
 if [ "$fail" -ne 0 ]; then
   cat "$log"
   exit 1
 fi
-sed -n '/^| scenario/,/^(medians/p;/exactness diff/p' "$log"
+sed -n '/^| scenario/,/^(medians/p;/exactness diff/p;/instructions\/request/p' "$log"
 echo "bench_smoke: passed"
