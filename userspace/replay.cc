@@ -8,13 +8,13 @@
 #include <cstring>
 #include <unordered_map>
 
-#include "capture_file.h"
-#include "config.h"
-#include "connection_tracker.h"
-#include "http_metrics.h"
-#include "pipeline_self_metrics.h"
-#include "pipeline_stats.h"
-#include "record_pipeline.h"
+#include "capture/capture_file.h"
+#include "config/config.h"
+#include "streams/connection_tracker.h"
+#include "metrics/http_metrics.h"
+#include "metrics/pipeline_self_metrics.h"
+#include "model/pipeline_stats.h"
+#include "capture/record_pipeline.h"
 
 namespace aster {
 namespace {

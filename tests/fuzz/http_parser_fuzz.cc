@@ -13,7 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "http_parser.h"
+#include "protocols/http1/http_parser.h"
 
 namespace {
 

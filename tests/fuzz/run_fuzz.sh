@@ -9,7 +9,8 @@ out=${1:?build dir}/fuzz
 secs=${2:-60}
 mkdir -p "$out/corpus"
 clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -I"$src/userspace" "$src/tests/fuzz/http_parser_fuzz.cc" "$src/userspace/http_parser.cc" "$src/userspace/http_syntax.cc" \
+  -I"$src/userspace" "$src/tests/fuzz/http_parser_fuzz.cc" "$src/userspace/protocols/http1/http_parser.cc" \
+  "$src/userspace/protocols/http1/http_syntax.cc" "$src/userspace/model/http_method.cc" "$src/userspace/model/parse_error.cc" \
   -o "$out/http_parser_fuzz"
 "$out/http_parser_fuzz" -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=2048 \
   -artifact_prefix="$out/" "$out/corpus" "$src/tests/fuzz/corpus" 2>&1 | tail -n 25

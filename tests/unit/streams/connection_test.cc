@@ -1,0 +1,264 @@
+// Pairing and stream bookkeeping, fed with records shaped exactly as the
+// probes emit them (the kernel side itself is covered by the integration
+// tests).
+#include "streams/connection_tracker.h"
+
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace aster {
+namespace {
+
+class Harness {
+ public:
+  Harness() : metrics(registry, 100, [](uint16_t) { return std::string("svc"); }), tracker(stats, metrics, nullptr) {}
+
+  // One data record; `captured` < bytes.size() leaves the rest as a gap.
+  void data(uint64_t conn, uint8_t dir, const std::string& bytes, uint64_t ts, size_t captured = SIZE_MAX,
+            uint16_t flags = 0) {
+    uint64_t& pos = pos_[conn][dir];
+    send(conn, dir, pos, bytes, ts, captured, flags);
+    pos += bytes.size();
+  }
+  // A record at an explicit position (to model loss or reordering).
+  void send(uint64_t conn, uint8_t dir, uint64_t pos, const std::string& bytes, uint64_t ts,
+            size_t captured = SIZE_MAX, uint16_t flags = 0) {
+    size_t cap = std::min(captured, bytes.size());
+    std::vector<uint8_t> rec(sizeof(aster_event) + cap);
+    aster_event ev{};
+    ev.timestamp_ns = ts;
+    ev.conn_id = conn;
+    ev.stream_pos = pos;
+    ev.tgid = 100;
+    ev.tid = 100;
+    ev.fd = 5;
+    ev.byte_count = bytes.size();
+    ev.captured_len = cap;
+    ev.kind = ASTER_EVENT_DATA;
+    ev.direction = dir;
+    ev.flags = flags;
+    std::memcpy(rec.data(), &ev, sizeof ev);
+    std::memcpy(rec.data() + sizeof ev, bytes.data(), cap);
+    tracker.on_record(rec.data(), rec.size());
+  }
+  void skip(uint64_t conn, uint8_t dir, uint64_t n) { pos_[conn][dir] += n; }
+  void close(uint64_t conn, uint64_t ts) {
+    aster_event ev{};
+    ev.timestamp_ns = ts;
+    ev.conn_id = conn;
+    ev.kind = ASTER_EVENT_CLOSE;
+    tracker.on_record(&ev, sizeof ev);
+  }
+  // Lets the batches pass after which a closed connection is finished.
+  void settle() {
+    for (int i = 0; i < 3; ++i) tracker.end_batch(0);
+  }
+
+  // Sum of a family's samples whose labels include all of `want`.
+  double value(const std::string& family, std::map<std::string, std::string> want, const char* field = "count") {
+    double total = 0;
+    for (const auto& f : registry.Collect()) {
+      if (f.name != family) continue;
+      for (const auto& m : f.metric) {
+        bool match = true;
+        for (const auto& [k, v] : want) {
+          bool found = false;
+          for (const auto& l : m.label) found |= l.name == k && l.value == v;
+          match &= found;
+        }
+        if (!match) continue;
+        if (f.type == prometheus::MetricType::Counter) total += m.counter.value;
+        else if (std::string(field) == "sum") total += m.histogram.sample_sum;
+        else total += static_cast<double>(m.histogram.sample_count);
+      }
+    }
+    return total;
+  }
+
+  prometheus::Registry registry;
+  PipelineStats stats;
+  HttpMetrics metrics;
+  ConnectionTracker tracker;
+
+ private:
+  std::map<uint64_t, uint64_t[2]> pos_;
+};
+
+constexpr uint8_t IN = ASTER_DIR_INGRESS;
+constexpr uint8_t OUT = ASTER_DIR_EGRESS;
+const uint64_t ms = 1000000;
+
+TEST(Connection, KeepAliveSequenceWithExactDurations) {
+  Harness h;
+  h.data(1, IN, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", 10 * ms);
+  h.data(1, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 15 * ms);
+  h.data(1, IN, "GET /b/12 HTTP/1.1\r\nHost: x\r\n\r\n", 20 * ms);
+  h.data(1, OUT, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", 21 * ms);
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"path", "/a"}, {"status", "2xx"}, {"method", "GET"}}), 1);
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"path", "/b/:id"}, {"status", "4xx"}}), 1);
+  EXPECT_DOUBLE_EQ(h.value("aster_http_request_duration_seconds", {{"path", "/a"}}, "sum"), 0.005);
+  EXPECT_DOUBLE_EQ(h.value("aster_http_response_size_bytes", {{"path", "/a"}}, "sum"), 5);
+}
+
+TEST(Connection, UncapturedBodiesStillHaveExactSizes) {
+  Harness h;
+  std::string body(100000, 'b');
+  h.data(2, IN, "POST /up HTTP/1.1\r\nContent-Length: 100000\r\n\r\n" + body, 1 * ms, 4096);
+  h.data(2, OUT, "HTTP/1.1 201 Created\r\nContent-Length: 70000\r\n\r\n", 2 * ms);
+  h.data(2, OUT, std::string(70000, 'r'), 3 * ms, 0, ASTER_F_NO_USER_BUFFER);  // sendfile
+  EXPECT_EQ(h.value("aster_http_request_size_bytes", {{"path", "/up"}}, "sum"), 100000);
+  EXPECT_EQ(h.value("aster_http_response_size_bytes", {{"path", "/up"}}, "sum"), 70000);
+  EXPECT_EQ(h.stats.gap_no_buffer.get(), 70000u);
+  EXPECT_GT(h.stats.gap_not_captured.get(), 0u);
+}
+
+TEST(Connection, HeadAnswerHasNoBody) {
+  Harness h;
+  h.data(3, IN, "HEAD /f HTTP/1.1\r\n\r\n", 1 * ms);
+  h.data(3, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 999\r\n\r\n", 2 * ms);
+  h.data(3, IN, "GET /g HTTP/1.1\r\n\r\n", 3 * ms);
+  h.data(3, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx", 4 * ms);
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"method", "HEAD"}}), 1);
+  EXPECT_EQ(h.value("aster_http_response_size_bytes", {{"method", "HEAD"}}, "sum"), 0);
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"path", "/g"}}), 1);
+}
+
+TEST(Connection, ContinueThenFinalAnswerCountsOnce) {
+  Harness h;
+  h.data(4, IN, "PUT /p HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n", 1 * ms);
+  h.data(4, OUT, "HTTP/1.1 100 Continue\r\n\r\n", 2 * ms);
+  h.data(4, IN, "data", 3 * ms);
+  h.data(4, OUT, "HTTP/1.1 204 No Content\r\n\r\n", 4 * ms);
+  EXPECT_EQ(h.value("aster_http_requests_total", {}), 1);
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"status", "2xx"}}), 1);
+  EXPECT_EQ(h.value("aster_http_request_size_bytes", {}, "sum"), 4);
+}
+
+TEST(Connection, EarlyAnswerBeforeTheBodyWasRead) {
+  Harness h;
+  h.data(5, IN, "POST /big HTTP/1.1\r\nContent-Length: 1000000\r\n\r\n", 1 * ms);
+  h.data(5, OUT, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", 2 * ms);
+  EXPECT_EQ(h.value("aster_http_requests_total", {}), 0) << "recorded when the request completes or the connection closes";
+  h.close(5, 3 * ms);
+  h.settle();
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"status", "4xx"}, {"path", "/big"}}), 1);
+  EXPECT_EQ(h.tracker.size(), 0u);
+}
+
+TEST(Connection, PipelinedRequestsPairInOrder) {
+  Harness h;
+  h.data(6, IN, "GET /1 HTTP/1.1\r\n\r\nGET /two HTTP/1.1\r\n\r\nGET /three HTTP/1.1\r\n\r\n", 1 * ms);
+  h.data(6, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na", 2 * ms);
+  h.data(6, OUT, "HTTP/1.1 500 Oops\r\nContent-Length: 2\r\n\r\nbbHTTP/1.1 302 Found\r\nContent-Length: 3\r\n\r\nccc", 3 * ms);
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"path", "/:id"}, {"status", "2xx"}}), 1);
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"path", "/two"}, {"status", "5xx"}}), 1);
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"path", "/three"}, {"status", "3xx"}}), 1);
+  EXPECT_EQ(h.value("aster_http_response_size_bytes", {{"path", "/three"}}, "sum"), 3);
+}
+
+TEST(Connection, CloseDelimitedResponseEndsAtClose) {
+  Harness h;
+  h.data(7, IN, "GET /old HTTP/1.0\r\n\r\n", 1 * ms);
+  h.data(7, OUT, "HTTP/1.0 200 OK\r\n\r\n", 2 * ms);
+  h.data(7, OUT, std::string(50000, 'z'), 4 * ms, 4096);
+  EXPECT_EQ(h.value("aster_http_requests_total", {}), 0);
+  h.close(7, 9 * ms);
+  h.settle();
+  EXPECT_EQ(h.value("aster_http_response_size_bytes", {{"path", "/old"}}, "sum"), 50000);
+  EXPECT_DOUBLE_EQ(h.value("aster_http_request_duration_seconds", {{"path", "/old"}}, "sum"), 0.003)
+      << "ends at the last write, not at the close";
+}
+
+TEST(Connection, CloseQueuedAheadOfTheLastResponseStillCounts) {
+  // A reset closes the socket on one CPU while the server's send returns
+  // on another: the close record can come first.
+  Harness h;
+  h.data(13, IN, "GET /last HTTP/1.1\r\n\r\n", 1 * ms);
+  h.close(13, 2 * ms);
+  h.tracker.end_batch(0);
+  h.data(13, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 3 * ms);
+  h.settle();
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"path", "/last"}, {"status", "2xx"}}), 1);
+  EXPECT_EQ(h.stats.requests_unanswered.get(), 0u);
+  EXPECT_EQ(h.tracker.size(), 0u);
+}
+
+TEST(Connection, ClientConnectionsAreNotCounted) {
+  Harness h;
+  h.data(8, OUT, "GET /upstream HTTP/1.1\r\n\r\n", 1 * ms);
+  h.data(8, IN, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 2 * ms);
+  EXPECT_EQ(h.value("aster_http_requests_total", {}), 0);
+  EXPECT_EQ(h.stats.connections_client.get(), 1u);
+}
+
+TEST(Connection, UpgradeStopsParsing) {
+  Harness h;
+  h.data(9, IN, "GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", 1 * ms);
+  h.data(9, OUT, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", 2 * ms);
+  h.data(9, IN, "\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58", 3 * ms);
+  h.data(9, OUT, "GET /not-a-request HTTP/1.1\r\n\r\n", 4 * ms);
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"status", "1xx"}, {"path", "/ws"}}), 1);
+  EXPECT_EQ(h.value("aster_http_requests_total", {}), 1);
+  EXPECT_EQ(h.stats.connections_upgraded.get(), 1u);
+}
+
+TEST(Connection, ReorderedRecordsAreHeldAndLostOnesBecomeGaps) {
+  Harness h;
+  std::string r1 = "GET /x HTTP/1.1\r\n\r\n";
+  std::string r2 = "GET /y HTTP/1.1\r\n\r\n";
+  h.send(10, IN, 0, r1, 1 * ms);
+  h.send(10, IN, r1.size() + r2.size(), "GET /z HTTP/1.1\r\n\r\n", 3 * ms);  // ahead of r2
+  h.send(10, IN, r1.size(), r2, 2 * ms);                                     // arrives late: held one follows
+  EXPECT_EQ(h.stats.chunks_reordered.get(), 1u);
+  h.data(10, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 4 * ms);
+  h.data(10, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 5 * ms);
+  h.data(10, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 6 * ms);
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"path", "/x"}}), 1);
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"path", "/y"}}), 1);
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"path", "/z"}}), 1);
+
+  // A record that never comes: after two batches its bytes are a gap.
+  h.send(11, IN, 0, r1, 1 * ms);
+  h.send(11, IN, 1000, r2, 2 * ms);
+  h.tracker.end_batch(1);
+  h.tracker.end_batch(2);
+  h.tracker.end_batch(3);
+  EXPECT_EQ(h.stats.gap_lost.get(), 1000u - r1.size());
+}
+
+TEST(Connection, ResponseWithoutSeenRequestCountsAsUnknown) {
+  Harness h;
+  h.data(12, IN, "GET /first HTTP/1.1\r\n\r\n", 1 * ms);
+  h.data(12, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 2 * ms);
+  // A request whose head fell into a gap (capture of 0 bytes), then its answer.
+  h.data(12, IN, "GET /lost HTTP/1.1\r\n\r\n", 3 * ms, 0);
+  h.data(12, OUT, "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n", 4 * ms);
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"method", "UNKNOWN"}, {"path", "_unknown_"}, {"status", "5xx"}}), 1);
+  EXPECT_EQ(h.stats.responses_unpaired.get(), 1u);
+  EXPECT_EQ(h.value("aster_http_requests_total", {}), 2);
+}
+
+TEST(Connection, PathBudgetBoundsSeries) {
+  prometheus::Registry registry;
+  PipelineStats stats;
+  HttpMetrics metrics(registry, 5, [](uint16_t) { return std::string("svc"); });
+  ConnectionTracker tracker(stats, metrics, nullptr);
+  for (int i = 0; i < 50; ++i) {
+    std::string path = "/page-" + std::string(1, 'a' + (i % 26)) + std::string(1, 'a' + (i / 26));
+    std::vector<CompletedExchange> none;
+    CompletedExchange x;
+    x.raw_path = &path;
+    x.status = 200;
+    metrics.record(x);
+  }
+  EXPECT_LE(metrics.series_count(), 6u);
+  EXPECT_EQ(metrics.path_overflows(), 45u);
+}
+
+}  // namespace
+}  // namespace aster

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: Apache-2.0
+// Business gauges derived from observed traffic, as configured under
+// metrics.gauges (see metrics_options.h):
+//   - counting gauges: +1 for each answered exchange matching `up` (POST
+//     /v1/agents 2xx), -1 for each matching `down` (DELETE /v1/agents/:id
+//     2xx), never below zero;
+//   - in-flight gauges: requests matching `inflight` whose head was parsed
+//     and whose exchange has not left the connection yet (answered and
+//     recorded, or dropped unanswered at close).
+// One series per service ({service="..."}), created at 0 when the service
+// is first seen. All calls come from the event-loop thread; scrapes read
+// the gauges through prometheus-cpp, which is thread-safe.
+#pragma once
+
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocols/http1/http_parser.h"
+#include "config/metrics_options.h"
+
+namespace aster {
+
+// Told when a request head is parsed and when its exchange leaves the
+// connection, recorded or dropped (each start has exactly one end).
+class RequestObserver {
+ public:
+  virtual ~RequestObserver() = default;
+  virtual void on_request_start(uint16_t service_id, HttpMethod method, std::string_view path) = 0;
+  virtual void on_request_end(uint16_t service_id, HttpMethod method, std::string_view path) = 0;
+};
+
+class BusinessGauges : public RequestObserver {
+ public:
+  using ServiceName = std::function<std::string(uint16_t)>;
+  BusinessGauges(prometheus::Registry& registry, std::vector<GaugeRule> rules, ServiceName names);
+
+  bool has_inflight() const { return has_inflight_; }
+  // An answered exchange (counting gauges).
+  void on_exchange(uint16_t service_id, HttpMethod method, std::string_view path, uint16_t status);
+  void on_request_start(uint16_t service_id, HttpMethod method, std::string_view path) override;
+  void on_request_end(uint16_t service_id, HttpMethod method, std::string_view path) override;
+
+ private:
+  struct Bound {
+    const GaugeRule* rule;
+    prometheus::Gauge* gauge;
+  };
+  struct ServiceGauges {
+    bool ready = false;
+    std::vector<Bound> counting;
+    std::vector<Bound> inflight;
+  };
+  ServiceGauges& service(uint16_t id);
+  static int delta(const GaugeRule& r, HttpMethod method, std::string_view path, uint16_t status);
+  static bool any_request_match(const std::vector<ExchangeMatch>& ms, HttpMethod m, std::string_view path);
+
+  std::vector<GaugeRule> rules_;
+  std::vector<prometheus::Family<prometheus::Gauge>*> families_;  // one per rule
+
+ public:
+  const std::vector<prometheus::Family<prometheus::Gauge>*>& families() const { return families_; }
+  ServiceName names_;
+  bool has_inflight_ = false;
+  std::vector<ServiceGauges> services_;
+};
+
+}  // namespace aster

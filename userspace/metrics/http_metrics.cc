@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "metrics/http_metrics.h"
+
+namespace aster {
+namespace {
+
+constexpr uint8_t kUnknownMethod = static_cast<uint8_t>(HttpMethod::kCount);
+const std::string kUnknownPath = "_unknown_";
+const char* const kClassLabels[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
+
+uint8_t status_class(uint16_t status) {
+  return status >= 100 && status < 600 ? static_cast<uint8_t>(status / 100) : 0;
+}
+
+void bump(std::atomic<uint64_t>& a) {
+  // One writer (the event-loop thread): no read-modify-write needed.
+  a.store(a.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+const std::vector<double>& or_default(const std::vector<double>& v, const std::vector<double>& d) {
+  return v.empty() ? d : v;
+}
+
+}  // namespace
+
+std::string_view status_class_label(uint16_t status) { return kClassLabels[status_class(status)]; }
+
+const std::vector<double>& HttpMetrics::duration_buckets() {
+  // Sub-millisecond to tens of seconds: tiny handlers and slow uploads both
+  // land inside the range, so quantiles are not clipped at either end.
+  static const std::vector<double> b = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                        0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10,
+                                        30};
+  return b;
+}
+
+const std::vector<double>& HttpMetrics::size_buckets() {
+  // Body bytes, powers of four from 64 B to 64 MiB; 0 has its own bucket
+  // because most GETs carry no request body.
+  static const std::vector<double> b = {0,      64,      256,      1024,     4096,     16384,
+                                        65536, 262144, 1048576, 4194304, 16777216, 67108864};
+  return b;
+}
+
+namespace {
+MetricsOptions with_cap(uint32_t cap) {
+  MetricsOptions o;
+  o.max_series_per_family = cap;
+  return o;
+}
+}  // namespace
+
+std::vector<prometheus::Collectable*> HttpMetrics::families() const {
+  std::vector<prometheus::Collectable*> out = {&requests_, &duration_, &request_size_, &response_size_};
+  if (gauges_) {
+    for (auto* f : gauges_->families()) out.push_back(f);
+  }
+  return out;
+}
+
+HttpMetrics::HttpMetrics(prometheus::Registry& registry, uint32_t max_series_per_family, ServiceName names)
+    : HttpMetrics(registry, with_cap(max_series_per_family), std::move(names)) {}
+
+HttpMetrics::HttpMetrics(prometheus::Registry& registry, const MetricsOptions& options, ServiceName names)
+    : options_(options),
+      requests_(prometheus::BuildCounter()
+                    .Name(options.prefix + "_http_requests_total")
+                    .Help("HTTP requests answered by the watched service, by method, path and status.")
+                    .Register(registry)),
+      duration_(prometheus::BuildHistogram()
+                    .Name(options.prefix + "_http_request_duration_seconds")
+                    .Help("From the server's read of the request's first bytes to the return of its write "
+                          "of the response's last byte.")
+                    .Register(registry)),
+      request_size_(prometheus::BuildHistogram()
+                        .Name(options.prefix + "_http_request_size_bytes")
+                        .Help("HTTP request body bytes (after chunked decoding).")
+                        .Register(registry)),
+      response_size_(prometheus::BuildHistogram()
+                         .Name(options.prefix + "_http_response_size_bytes")
+                         .Help("HTTP response body bytes (after chunked decoding).")
+                         .Register(registry)),
+      duration_bounds_(or_default(options.duration_buckets, duration_buckets())),
+      request_size_bounds_(or_default(options.request_size_buckets, size_buckets())),
+      response_size_bounds_(or_default(options.response_size_buckets, size_buckets())),
+      names_(std::move(names)) {
+  if (!options_.gauges.empty()) {
+    gauges_ = std::make_unique<BusinessGauges>(registry, options_.gauges, names_);
+  }
+}
+
+RequestObserver* HttpMetrics::request_observer() {
+  return gauges_ && gauges_->has_inflight() ? gauges_.get() : nullptr;
+}
+
+HttpMetrics::ServiceState& HttpMetrics::service(uint16_t id) {
+  if (id < services_.size() && services_[id]) return *services_[id];
+  return create_service(id);
+}
+
+HttpMetrics::ServiceState& HttpMetrics::create_service(uint16_t id) {
+  auto s = std::make_unique<ServiceState>();
+  s->name = names_(id);
+  for (const auto& r : options_.routes) {
+    if (applies_to(r.services, s->name)) s->templates.add(r.route);
+  }
+  RouteLearner::Limits limits;
+  limits.learn_threshold = options_.learn_threshold;
+  limits.max_labels = options_.max_series_per_family;
+  limits.max_nodes = RouteLearner::default_max_nodes(options_.max_series_per_family);
+  s->learner = std::make_unique<RouteLearner>(limits);
+  std::lock_guard<std::mutex> lock(services_mu_);
+  if (id >= services_.size()) services_.resize(id + 1);
+  services_[id] = std::move(s);
+  return *services_[id];
+}
+
+std::string HttpMetrics::method_label(uint8_t method) const {
+  return method == kUnknownMethod ? std::string("UNKNOWN") : std::string(method_name(static_cast<HttpMethod>(method)));
+}
+
+const std::string* HttpMetrics::path_label(ServiceState& svc, const std::string& raw) {
+  if (const std::string* t = svc.templates.match(raw)) return t;
+  uint64_t collapses = svc.learner->collapses();
+  const std::string* l = svc.learner->label(raw);
+  if (svc.learner->collapses() != collapses) bump(collapses_);
+  if (!l) bump(path_overflows_);
+  return l;
+}
+
+prometheus::Counter& HttpMetrics::counter_for(ServiceState& svc, uint8_t method, const std::string* path,
+                                              uint16_t status) {
+  uint8_t cls = status_class(status);
+  if (path) {
+    uint16_t key_status = cls;
+    if (options_.status_label == StatusLabel::kCode) key_status = cls ? status : 0;
+    CounterKey key{path, key_status, method};
+    auto it = svc.counters.find(key);
+    if (it != svc.counters.end()) return *it->second;
+    if (svc.counters.size() < options_.max_series_per_family) {
+      std::string status_value = cls && options_.status_label == StatusLabel::kCode ? std::to_string(status)
+                                                                                    : std::string(kClassLabels[cls]);
+      prometheus::Counter* c = &requests_.Add(
+          {{"service", svc.name}, {"method", method_label(method)}, {"path", *path}, {"status", status_value}});
+      svc.counters.emplace(key, c);
+      series_n_.store(series_n_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      return *c;
+    }
+  }
+  // The overflow series keep the status class even when the label is the
+  // exact code, so they stay few; status=~"5.." still matches "5xx".
+  bump(svc.counter_overflowed);
+  prometheus::Counter*& c = svc.counter_overflow[method][cls];
+  if (!c) {
+    c = &requests_.Add({{"service", svc.name},
+                        {"method", method_label(method)},
+                        {"path", std::string(kOverflowPath)},
+                        {"status", kClassLabels[cls]}});
+    series_n_.store(series_n_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  return *c;
+}
+
+HttpMetrics::Histograms& HttpMetrics::histograms_for(ServiceState& svc, uint8_t method, const std::string* path) {
+  if (path) {
+    HistKey key{path, method};
+    auto it = svc.histograms.find(key);
+    if (it != svc.histograms.end()) return it->second;
+    if (svc.histograms.size() < options_.max_series_per_family) {
+      prometheus::Labels l{{"service", svc.name}, {"method", method_label(method)}, {"path", *path}};
+      Histograms h{&duration_.Add(l, duration_bounds_), &request_size_.Add(l, request_size_bounds_),
+                   &response_size_.Add(l, response_size_bounds_)};
+      return svc.histograms.emplace(key, h).first->second;
+    }
+  }
+  bump(svc.histogram_overflowed);
+  Histograms& h = svc.histogram_overflow[method];
+  if (!h.duration) {
+    prometheus::Labels l{{"service", svc.name}, {"method", method_label(method)}, {"path", std::string(kOverflowPath)}};
+    h = Histograms{&duration_.Add(l, duration_bounds_), &request_size_.Add(l, request_size_bounds_),
+                   &response_size_.Add(l, response_size_bounds_)};
+  }
+  return h;
+}
+
+void HttpMetrics::record(const CompletedExchange& x) {
+  ServiceState& svc = service(x.service_id);
+  bool known = !x.method_unknown && x.raw_path;
+  uint8_t method = x.method_unknown ? kUnknownMethod : static_cast<uint8_t>(x.method);
+  const std::string* path = known ? path_label(svc, *x.raw_path) : &kUnknownPath;
+  counter_for(svc, method, path, x.status).Increment();
+  Histograms& h = histograms_for(svc, method, path);
+  h.duration->Observe(static_cast<double>(x.duration_ns) / 1e9);
+  h.request_size->Observe(static_cast<double>(x.request_body_bytes));
+  h.response_size->Observe(static_cast<double>(x.response_body_bytes));
+  if (gauges_ && known) gauges_->on_exchange(x.service_id, x.method, *x.raw_path, x.status);
+}
+
+void HttpMetrics::record_unpaired(uint16_t service_id, uint16_t status) {
+  counter_for(service(service_id), kUnknownMethod, &kUnknownPath, status).Increment();
+}
+
+std::vector<HttpMetrics::FamilyOverflow> HttpMetrics::series_overflows() const {
+  std::vector<FamilyOverflow> out;
+  std::lock_guard<std::mutex> lock(services_mu_);
+  for (const auto& s : services_) {
+    if (!s) continue;
+    uint64_t c = s->counter_overflowed.load(std::memory_order_relaxed);
+    uint64_t h = s->histogram_overflowed.load(std::memory_order_relaxed);
+    out.push_back({s->name, options_.prefix + "_http_requests_total", c});
+    out.push_back({s->name, options_.prefix + "_http_request_duration_seconds", h});
+    out.push_back({s->name, options_.prefix + "_http_request_size_bytes", h});
+    out.push_back({s->name, options_.prefix + "_http_response_size_bytes", h});
+  }
+  return out;
+}
+
+}  // namespace aster

@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: Apache-2.0
+// The four PREFIX_http_* families of the product's metrics spec (PREFIX is
+// "aster" unless configured). Families are created once; each series is
+// created the first time its labels are seen, after which the hot path
+// finds it through small pointer-keyed tables (no label maps are hashed).
+//
+// The path label, for a request of one service: the first configured route
+// template that matches (route_templates.h), else the identifier heuristic
+// and learning (route_learner.h). Cardinality is bounded per service and
+// per family: past `max_series_per_family` label combinations, new ones go
+// to the family's overflow series, path="_other_" with the request's method
+// and status class, so totals stay exact and error ratios stay meaningful.
+// Overflow series per family per service are at most 11 methods x 6 status
+// classes (counter) or 11 (histograms), whatever the traffic.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "metrics/business_gauges.h"
+#include "protocols/http1/http_parser.h"
+#include "config/metrics_options.h"
+#include "metrics/path_normalizer.h"
+#include "metrics/route_learner.h"
+#include "metrics/route_templates.h"
+
+namespace aster {
+
+// One answered request, as the connection pairs it.
+struct CompletedExchange {
+  uint16_t service_id = 0;
+  HttpMethod method = HttpMethod::kOther;
+  bool method_unknown = false;  // the request head was not captured
+  const std::string* raw_path = nullptr;
+  uint16_t status = 0;
+  uint64_t duration_ns = 0;
+  uint64_t request_body_bytes = 0;
+  uint64_t response_body_bytes = 0;
+};
+
+class HttpMetrics {
+ public:
+  using ServiceName = std::function<std::string(uint16_t)>;
+  HttpMetrics(prometheus::Registry& registry, const MetricsOptions& options, ServiceName names);
+  // Defaults for everything but the series cap.
+  HttpMetrics(prometheus::Registry& registry, uint32_t max_series_per_family, ServiceName names);
+
+  void record(const CompletedExchange& x);
+  // A response whose request was not seen (read before the exporter
+  // attached, or its head not captured): counted in requests_total only,
+  // as method "UNKNOWN", path "_unknown_", so totals stay exact while
+  // durations and sizes are not invented.
+  void record_unpaired(uint16_t service_id, uint16_t status);
+
+  // For the connections: told of request starts and ends when an in-flight
+  // gauge is configured; null otherwise, so the per-request cost is a branch.
+  RequestObserver* request_observer();
+
+  // For the self-metrics; all safe to call from scrape threads.
+  // Requests whose path got no label of its own (label or learning budget
+  // spent), so went to path="_other_".
+  uint64_t path_overflows() const { return path_overflows_.load(std::memory_order_relaxed); }
+  // Series of PREFIX_http_requests_total, all services (the largest family).
+  size_t series_count() const { return series_n_.load(std::memory_order_relaxed); }
+  // Path positions collapsed to ":param" by learning, all services.
+  uint64_t learned_collapses() const { return collapses_.load(std::memory_order_relaxed); }
+  // Requests recorded in an overflow series, per service and family (the
+  // family's full name, e.g. aster_http_requests_total): for
+  // aster_exporter_series_overflow_total{service,family}.
+  struct FamilyOverflow {
+    std::string service;
+    std::string family;
+    uint64_t requests;
+  };
+  std::vector<FamilyOverflow> series_overflows() const;
+
+  // Every family this object registered, in exposition order: the web
+  // server collects and writes them one at a time, so a scrape holds one
+  // family's samples in memory, not the whole registry's.
+  std::vector<prometheus::Collectable*> families() const;
+
+  static const std::vector<double>& duration_buckets();
+  static const std::vector<double>& size_buckets();
+
+ private:
+  static constexpr size_t kMethods = static_cast<size_t>(HttpMethod::kCount) + 1;  // + UNKNOWN
+  static constexpr size_t kClasses = 6;                                            // other, 1xx..5xx
+
+  struct CounterKey {
+    const std::string* path;
+    uint16_t status;  // class (0..5) or code (0, 100..599), as the status label is configured
+    uint8_t method;
+    bool operator==(const CounterKey& o) const { return path == o.path && status == o.status && method == o.method; }
+  };
+  struct HistKey {
+    const std::string* path;
+    uint8_t method;
+    bool operator==(const HistKey& o) const { return path == o.path && method == o.method; }
+  };
+  struct KeyHash {
+    size_t operator()(const CounterKey& k) const {
+      return std::hash<const void*>()(k.path) ^ (size_t(k.status) << 20) ^ (size_t(k.method) << 12);
+    }
+    size_t operator()(const HistKey& k) const { return std::hash<const void*>()(k.path) ^ (size_t(k.method) << 12); }
+  };
+  struct Histograms {
+    prometheus::Histogram* duration = nullptr;
+    prometheus::Histogram* request_size = nullptr;
+    prometheus::Histogram* response_size = nullptr;
+  };
+  struct ServiceState {
+    std::string name;
+    RouteTemplater templates;
+    std::unique_ptr<RouteLearner> learner;
+    std::unordered_map<CounterKey, prometheus::Counter*, KeyHash> counters;
+    std::unordered_map<HistKey, Histograms, KeyHash> histograms;
+    std::array<std::array<prometheus::Counter*, kClasses>, kMethods> counter_overflow{};
+    std::array<Histograms, kMethods> histogram_overflow{};
+    std::atomic<uint64_t> counter_overflowed{0};
+    std::atomic<uint64_t> histogram_overflowed{0};
+  };
+
+  ServiceState& service(uint16_t id);
+  ServiceState& create_service(uint16_t id);
+  const std::string* path_label(ServiceState& svc, const std::string& raw);
+  prometheus::Counter& counter_for(ServiceState& svc, uint8_t method, const std::string* path, uint16_t status);
+  Histograms& histograms_for(ServiceState& svc, uint8_t method, const std::string* path);
+  std::string method_label(uint8_t method) const;
+
+  MetricsOptions options_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& duration_;
+  prometheus::Family<prometheus::Histogram>& request_size_;
+  prometheus::Family<prometheus::Histogram>& response_size_;
+  std::vector<double> duration_bounds_;
+  std::vector<double> request_size_bounds_;
+  std::vector<double> response_size_bounds_;
+  ServiceName names_;
+  std::unique_ptr<BusinessGauges> gauges_;  // null: none configured
+  // Written by the event-loop thread only; the mutex orders growth of the
+  // table against scrape threads reading it (series_overflows).
+  mutable std::mutex services_mu_;
+  std::vector<std::unique_ptr<ServiceState>> services_;
+  std::atomic<uint64_t> path_overflows_{0};
+  std::atomic<size_t> series_n_{0};
+  std::atomic<uint64_t> collapses_{0};
+};
+
+std::string_view status_class_label(uint16_t status);
+
+}  // namespace aster

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "metrics/self_metrics.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "model/event_layout.h"
+#include "metrics/metric_builder.h"
+
+namespace aster {
+namespace {
+
+std::vector<uint64_t> kernel_counters(int fd) {
+  std::vector<uint64_t> totals(ASTER_CTR_MAX, 0);
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return totals;
+  std::vector<uint64_t> per_cpu(cpus);
+  for (__u32 i = 0; i < ASTER_CTR_MAX; ++i) {
+    if (bpf_map_lookup_elem(fd, &i, per_cpu.data()) != 0) continue;
+    for (uint64_t v : per_cpu) totals[i] += v;
+  }
+  return totals;
+}
+
+}  // namespace
+
+std::vector<prometheus::MetricFamily> SelfMetrics::Collect() const {
+  using prometheus::MetricType;
+  std::vector<prometheus::MetricFamily> out;
+  auto counter = [&](const char* name, const char* help, double v) {
+    out.push_back(FamilyBuilder(name, help, MetricType::Counter).add(v).take());
+  };
+  auto gauge = [&](const char* name, const char* help, double v) {
+    out.push_back(FamilyBuilder(name, help, MetricType::Gauge).add(v).take());
+  };
+
+  out.push_back(FamilyBuilder("aster_exporter_build_info", "Build and runtime facts; the value is 1.", MetricType::Gauge)
+                    .add(1, {{"version", kVersion}, {"attach_mode", active_mode_name(probes_.mode())}})
+                    .take());
+  out.push_back(FamilyBuilder("aster_exporter_attach_mode",
+                              "1 for the attach mode in use: socket (sock_*_length tracepoints) or syscalls (fallback).",
+                              MetricType::Gauge)
+                    .add(probes_.mode() == ActiveMode::kSocket ? 1 : 0, {{"mode", "socket"}})
+                    .add(probes_.mode() == ActiveMode::kSyscalls ? 1 : 0, {{"mode", "syscalls"}})
+                    .take());
+  gauge("aster_exporter_capture_bytes", "Bytes copied from the head of each socket read or write.", cfg_.capture_bytes);
+
+  auto k = kernel_counters(probes_.counters_fd());
+  counter("aster_exporter_events_lost_total", "Records the probes could not put in the full ring buffer.", k[ASTER_CTR_EVENTS_LOST]);
+  counter("aster_exporter_lost_bytes_total", "Stream bytes described by records lost in the kernel.", k[ASTER_CTR_BYTES_LOST]);
+  counter("aster_exporter_peek_reads_skipped_total", "MSG_PEEK reads skipped (they consume nothing).", k[ASTER_CTR_PEEK_SKIPPED]);
+  counter("aster_exporter_conn_map_full_total", "Fallback mode: sockets not tracked because the connection map was full.", k[ASTER_CTR_CONN_STATE_FULL]);
+  counter("aster_exporter_watch_map_full_total", "Forked children of watched processes not followed: watched map full.", k[ASTER_CTR_WATCH_MAP_FULL]);
+  gauge("aster_exporter_record_batching",
+        "1 when the probes stage small records per CPU and hand them over in batches; 0 when every record goes to the ring buffer at once.",
+        probes_.batching() ? 1 : 0);
+  counter("aster_exporter_staging_busy_total", "Transfers that found their CPU's staging in use (a probe nested in another; not expected): sent without payload, counted as not_captured gaps.", k[ASTER_CTR_STAGE_BUSY]);
+  out.push_back(FamilyBuilder("aster_exporter_stage_flushes_total",
+                              "Flushes of a CPU's staged records asked by the exporter (each an inter-processor "
+                              "interrupt), by result: flushed, or busy (it landed inside an append; asked again).",
+                              MetricType::Counter)
+                    .add(static_cast<double>(probes_.flushes_done()), {{"result", "flushed"}})
+                    .add(static_cast<double>(probes_.flushes_busy()), {{"result", "busy"}})
+                    .take());
+
+  gauge("aster_exporter_watched_processes", "Processes the probes watch.", registry_.process_count());
+  // Occupancy of the kernel's watched map, to show state is freed when
+  // processes exit (walked key by key: at most ASTER_MAX_WATCHED entries).
+  {
+    __u32 key = 0, next;
+    size_t n = 0;
+    int fd = probes_.watched_fd();
+    __u32* prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, &next) == 0 && n < 1000000) {
+      ++n;
+      key = next;
+      prev = &key;
+    }
+    out.push_back(FamilyBuilder("aster_exporter_bpf_map_entries", "Entries in the probes' maps.", MetricType::Gauge)
+                      .add(static_cast<double>(n), {{"map", "watched"}})
+                      .take());
+  }
+  gauge("aster_exporter_watched_services", "Services with at least one watched process.", registry_.service_count());
+
+  // Kernel time per probe; zero unless kernel.bpf_stats_enabled=1.
+  FamilyBuilder runs("aster_exporter_bpf_program_runs_total", "Runs of each BPF program (needs kernel.bpf_stats_enabled=1).", MetricType::Counter);
+  FamilyBuilder secs("aster_exporter_bpf_program_run_seconds_total", "Kernel time spent in each BPF program (needs kernel.bpf_stats_enabled=1).", MetricType::Counter);
+  for (const auto& p : probes_.programs()) {
+    bpf_prog_info info{};
+    __u32 len = sizeof info;
+    if (bpf_obj_get_info_by_fd(p.fd, &info, &len) != 0) continue;
+    runs.add(static_cast<double>(info.run_cnt), {{"program", p.name}});
+    secs.add(static_cast<double>(info.run_time_ns) / 1e9, {{"program", p.name}});
+  }
+  out.push_back(runs.take());
+  out.push_back(secs.take());
+  return out;
+}
+
+}  // namespace aster

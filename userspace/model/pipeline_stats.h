@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+// Counters the event pipeline keeps about itself, exported as
+// aster_exporter_*. One thread (the event loop) writes them; scrapes read
+// them from other threads. Relaxed atomics with load+store (not a locked
+// read-modify-write) keep the per-event cost at a plain add.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "model/parse_error.h"
+
+namespace aster {
+
+struct StatCounter {
+  std::atomic<uint64_t> v{0};
+  void add(uint64_t n = 1) { v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  uint64_t get() const { return v.load(std::memory_order_relaxed); }
+};
+
+struct PipelineStats {
+  StatCounter events_data, events_close, events_fork, events_exit, events_listen, events_exec, events_malformed;
+  StatCounter bytes_captured;
+  StatCounter gap_not_captured;   // beyond --capture.bytes, or iovecs past the first ones
+  StatCounter gap_no_buffer;      // sendfile/splice/io_uring: no user buffer to copy
+  StatCounter gap_lost;           // records the ring buffer dropped (stream positions jumped)
+  StatCounter parse_errors[static_cast<int>(ParseError::kCount)];
+  StatCounter connections_opened, connections_closed, connections_expired;
+  StatCounter connections_client;    // the watched process was the HTTP client
+  StatCounter connections_not_http;  // no HTTP/1.x start line found
+  StatCounter connections_upgraded;  // 101 or CONNECT tunnel: parsing stopped
+  StatCounter requests_recorded;
+  StatCounter responses_unpaired;    // a response whose request was never seen
+  StatCounter requests_unanswered;   // connection closed before a response
+  StatCounter bodies_estimated;      // body size estimated (chunk framing not captured)
+  StatCounter chunks_reordered;      // records that arrived ahead of an earlier one
+  StatCounter chunks_late;           // records older than data already parsed (dropped)
+  StatCounter pipeline_overflow;     // more outstanding requests than a connection keeps
+  std::atomic<uint64_t> connections_tracked{0};
+};
+
+}  // namespace aster

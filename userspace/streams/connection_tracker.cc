@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "streams/connection_tracker.h"
+
+#include <algorithm>
+
+namespace aster {
+namespace {
+// Held records wait this many drained batches for the record before them.
+constexpr uint64_t kHoldBatches = 2;
+// Batches a closed connection waits for records queued behind its close.
+constexpr uint64_t kCloseGraceBatches = 2;
+constexpr uint64_t kSweepEveryNs = 10ull * 1000000000;
+}  // namespace
+
+ConnectionTracker::ConnectionTracker(PipelineStats& stats, HttpMetrics& metrics, ProcessEvents* processes)
+    : stats_(stats), metrics_(metrics), processes_(processes) {}
+
+Connection* ConnectionTracker::find_or_create(const aster_event& ev) {
+  if (ev.conn_id == last_id_ && last_) return last_;
+  auto it = conns_.find(ev.conn_id);
+  if (it == conns_.end()) {
+    it = conns_.emplace(ev.conn_id, std::make_unique<Connection>(ev.conn_id, ev.service_id, stats_, metrics_))
+             .first;
+    stats_.connections_opened.add();
+    stats_.connections_tracked.store(conns_.size(), std::memory_order_relaxed);
+  }
+  last_id_ = ev.conn_id;
+  last_ = it->second.get();
+  return last_;
+}
+
+void ConnectionTracker::on_record(const void* data, size_t size) {
+  if (size < sizeof(aster_event)) {
+    stats_.events_malformed.add();
+    return;
+  }
+  const auto& ev = *static_cast<const aster_event*>(data);
+  switch (ev.kind) {
+    case ASTER_EVENT_DATA: {
+      if (sizeof(aster_event) + ev.captured_len > size || ev.captured_len > ev.byte_count) {
+        stats_.events_malformed.add();
+        return;
+      }
+      stats_.events_data.add();
+      Connection* c = find_or_create(ev);
+      c->set_batch(batch_);
+      c->on_data(ev, static_cast<const uint8_t*>(data) + sizeof(aster_event));
+      if (c->has_held() && std::find(holding_.begin(), holding_.end(), ev.conn_id) == holding_.end()) {
+        holding_.push_back(ev.conn_id);
+      }
+      return;
+    }
+    case ASTER_EVENT_CLOSE: {
+      stats_.events_close.add();
+      if (conns_.count(ev.conn_id)) closing_.push_back(Closing{ev.conn_id, batch_, ev.timestamp_ns});
+      return;
+    }
+    case ASTER_EVENT_PROC_FORK:
+      stats_.events_fork.add();
+      if (processes_) processes_->on_fork(ev.tgid, ev.service_id);
+      return;
+    case ASTER_EVENT_PROC_EXIT:
+      stats_.events_exit.add();
+      if (processes_) processes_->on_exit(ev.tgid);
+      return;
+    case ASTER_EVENT_LISTEN:
+      stats_.events_listen.add();
+      if (processes_) processes_->on_listen(ev.tgid, static_cast<uint16_t>(ev.fd));
+      return;
+    case ASTER_EVENT_PROC_EXEC:
+      stats_.events_exec.add();
+      if (processes_) processes_->on_exec(ev.tgid);
+      return;
+    default:
+      stats_.events_malformed.add();
+  }
+}
+
+void ConnectionTracker::finish(uint64_t conn_id, uint64_t ts_ns) {
+  auto it = conns_.find(conn_id);
+  if (it == conns_.end()) return;
+  it->second->on_close(ts_ns);
+  if (last_ == it->second.get()) last_ = nullptr;
+  conns_.erase(it);
+  stats_.connections_closed.add();
+  stats_.connections_tracked.store(conns_.size(), std::memory_order_relaxed);
+}
+
+void ConnectionTracker::end_batch(uint64_t now_ns) {
+  ++batch_;
+  for (size_t i = 0; i < closing_.size();) {
+    if (batch_ - closing_[i].batch >= kCloseGraceBatches) {
+      finish(closing_[i].conn_id, closing_[i].ts_ns);
+      closing_[i] = closing_.back();
+      closing_.pop_back();
+    } else {
+      ++i;
+    }
+  }
+  for (size_t i = 0; i < holding_.size();) {
+    auto it = conns_.find(holding_[i]);
+    if (it == conns_.end() || !it->second->flush_held(batch_, kHoldBatches)) {
+      holding_[i] = holding_.back();
+      holding_.pop_back();
+    } else {
+      ++i;
+    }
+  }
+  if (now_ns - last_sweep_ns_ < kSweepEveryNs) return;
+  last_sweep_ns_ = now_ns;
+  for (auto it = conns_.begin(); it != conns_.end();) {
+    if (now_ns > it->second->last_activity_ns() + kIdleTimeoutNs) {
+      if (last_ == it->second.get()) last_ = nullptr;
+      it = conns_.erase(it);
+      stats_.connections_expired.add();
+    } else {
+      ++it;
+    }
+  }
+  stats_.connections_tracked.store(conns_.size(), std::memory_order_relaxed);
+}
+
+}  // namespace aster

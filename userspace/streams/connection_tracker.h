@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+// Routes each ring-buffer record to its connection, creates connections on
+// first sight and frees them on close (or after a long silence when the
+// close was never seen).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "streams/connection.h"
+#include "model/event_layout.h"
+#include "metrics/http_metrics.h"
+#include "model/pipeline_stats.h"
+
+namespace aster {
+
+class ProcessEvents {
+ public:
+  virtual ~ProcessEvents() = default;
+  virtual void on_fork(uint32_t child_tgid, uint16_t service_id) = 0;
+  virtual void on_exit(uint32_t tgid) = 0;
+  virtual void on_listen(uint32_t tgid, uint16_t port) = 0;
+  virtual void on_exec(uint32_t tgid) = 0;
+};
+
+class ConnectionTracker {
+ public:
+  // A connection silent this long whose close we never saw is dropped.
+  static constexpr uint64_t kIdleTimeoutNs = 15ull * 60 * 1000000000;
+
+  ConnectionTracker(PipelineStats& stats, HttpMetrics& metrics, ProcessEvents* processes);
+
+  // One ring-buffer record; `size` is the record's length.
+  void on_record(const void* data, size_t size);
+  // Called after each drained batch of records.
+  void end_batch(uint64_t now_ns);
+  size_t size() const { return conns_.size(); }
+
+ private:
+  Connection* find_or_create(const aster_event& ev);
+
+  PipelineStats& stats_;
+  HttpMetrics& metrics_;
+  ProcessEvents* processes_;
+  std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;
+  // Most records follow one another on the same connection.
+  uint64_t last_id_ = 0;
+  Connection* last_ = nullptr;
+  uint64_t batch_ = 0;
+  uint64_t last_sweep_ns_ = 0;
+  std::vector<uint64_t> holding_;  // connections with held records
+  // Closed connections wait a few batches before they are finished: a
+  // reset can queue the close record just ahead of the last send's record.
+  struct Closing {
+    uint64_t conn_id;
+    uint64_t batch;
+    uint64_t ts_ns;
+  };
+  std::vector<Closing> closing_;
+  void finish(uint64_t conn_id, uint64_t ts_ns);
+};
+
+}  // namespace aster
