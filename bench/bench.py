@@ -1111,21 +1111,13 @@ def main():
         f"(1 worker)")
     warn_foreign("start")
     bpf_stats(False)  # only the windows that read it turn it on
-    if "load" in PHASES:
-        phase_load(servers)
-        warn_foreign("after the load phase")
-    if "exact" in PHASES:
-        phase_exact(servers)
-    if "memory" in PHASES:
-        phase_memory(servers)
-    if "syscall" in PHASES:
-        phase_syscall(servers)
-    if "profile" in PHASES:
-        phase_profile(servers)
-    if "attribution" in PHASES:
-        phase_attribution(servers)
-    if "callgrind" in PHASES:
-        phase_callgrind(servers)
+    for name, phase in [("load", phase_load), ("exact", phase_exact), ("memory", phase_memory),
+                        ("syscall", phase_syscall), ("profile", phase_profile),
+                        ("attribution", phase_attribution), ("callgrind", phase_callgrind)]:
+        if name in PHASES:
+            phase(servers)
+            if name == "load":
+                warn_foreign("after the load phase")
     warn_foreign("end")
     log(f"\ntotal time {time.time() - t0:.0f} s")
 

@@ -295,4 +295,22 @@ static __always_inline void report_listen(const struct sock *sk)
 			 BPF_CORE_READ(sk, __sk_common.skc_num), BPF_RB_FORCE_WAKEUP);
 }
 
+/* inet_sock_set_state, both modes: a listen is reported to discovery; true
+ * when the socket is closing, so the caller reports the close of its
+ * connection (report_close) if it tracks one. */
+static __always_inline bool listen_or_closing(const struct sock *sk, int newstate)
+{
+	if (newstate == TCP_LISTEN) {
+		report_listen(sk);
+		return false;
+	}
+	return newstate == TCP_CLOSE;
+}
+
+static __always_inline void report_close(__u64 conn_id)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	emit_simple(ASTER_EVENT_CLOSE, conn_id, pid_tgid >> 32, (__u32)pid_tgid, 0);
+}
+
 #endif

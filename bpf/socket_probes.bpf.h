@@ -113,18 +113,13 @@ int BPF_PROG(sock_send, struct sock *sk, int ret, int flags)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(sock_state_storage, const struct sock *sk, int oldstate, int newstate)
 {
-	if (newstate == TCP_LISTEN) {
-		report_listen(sk);
-		return 0;
-	}
-	if (newstate != TCP_CLOSE)
+	if (!listen_or_closing(sk, newstate))
 		return 0;
 	struct aster_conn_state *st =
 		bpf_sk_storage_get(&conn_storage, (struct sock *)sk, 0, 0);
 	if (!st || !st->conn_id)
 		return 0;
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	emit_simple(ASTER_EVENT_CLOSE, st->conn_id, pid_tgid >> 32, (__u32)pid_tgid, 0);
+	report_close(st->conn_id);
 	/* The state is not deleted here: a reset can close the socket on one
 	 * CPU while a send on another is just returning, and that send's record
 	 * must keep this connection id. The storage goes with the socket. */

@@ -130,18 +130,13 @@ int sys_exit_sendfile64(struct trace_event_raw_sys_exit *ctx)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(sock_state_hash, const struct sock *sk, int oldstate, int newstate)
 {
-	if (newstate == TCP_LISTEN) {
-		report_listen(sk);
-		return 0;
-	}
-	if (newstate != TCP_CLOSE)
+	if (!listen_or_closing(sk, newstate))
 		return 0;
 	__u64 key = (__u64)sk;
 	struct aster_conn_state *st = bpf_map_lookup_elem(&conn_by_sock, &key);
 	if (!st)
 		return 0;
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	emit_simple(ASTER_EVENT_CLOSE, st->conn_id, pid_tgid >> 32, (__u32)pid_tgid, 0);
+	report_close(st->conn_id);
 	/* Kept, not deleted: a send still returning on another CPU must find
 	 * the same connection id. A new socket at this address is told apart
 	 * by its inode; the LRU map bounds what stays behind. */

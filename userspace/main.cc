@@ -13,6 +13,7 @@
 
 #include "capture/capture_file.h"
 #include "config/config.h"
+#include "protocols/registry.h"
 #include "streams/connection_tracker.h"
 #include "capture/event_loop.h"
 #include "metrics/go_runtime.h"
@@ -137,7 +138,7 @@ int main(int argc, char** argv) {
   drop_unneeded_capabilities();
 
   DiscoveryEvents process_events(discovery);
-  ConnectionTracker tracker(stats, http, &process_events);
+  ConnectionTracker tracker(stats, http, builtin_protocols(), &process_events);
   RecordPipeline pipeline(tracker);
   if (capture) pipeline.record_to(capture.get(), [&registry](uint16_t first) { return registry.names_from(first); });
   EventLoop loop(

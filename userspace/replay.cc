@@ -10,6 +10,7 @@
 
 #include "capture/capture_file.h"
 #include "config/config.h"
+#include "protocols/registry.h"
 #include "streams/connection_tracker.h"
 #include "metrics/http_metrics.h"
 #include "metrics/pipeline_self_metrics.h"
@@ -97,7 +98,7 @@ ReplayResult replay_capture(const std::string& path) {
     auto it = names.find(id);
     return it == names.end() ? std::string("unknown") : it->second;
   });
-  ConnectionTracker tracker(stats, http, nullptr);
+  ConnectionTracker tracker(stats, http, builtin_protocols(), nullptr);
   RecordPipeline pipeline(tracker);
   for (; more; more = reader->next(&type, &payload)) {
     switch (type) {

@@ -10,6 +10,7 @@ secs=${2:-60}
 mkdir -p "$out/corpus"
 clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -I"$src/userspace" "$src/tests/fuzz/http_parser_fuzz.cc" "$src/userspace/protocols/http1/http_parser.cc" \
+  "$src/userspace/protocols/http1/http_head.cc" "$src/userspace/protocols/http1/http_body.cc" \
   "$src/userspace/protocols/http1/http_syntax.cc" "$src/userspace/model/http_method.cc" "$src/userspace/model/parse_error.cc" \
   -o "$out/http_parser_fuzz"
 "$out/http_parser_fuzz" -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=2048 \

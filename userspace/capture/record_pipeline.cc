@@ -15,12 +15,12 @@ void RecordPipeline::release(uint64_t watermark_ns) {
     record_services();
     writer_->release(watermark_ns);
   }
-  order_.release(watermark_ns, [this](const void* ev, size_t len) { tracker_.on_record(ev, len); });
+  order_.release(watermark_ns, [this](const void* ev, size_t len) { next_.on_record(ev, len); });
 }
 
 void RecordPipeline::end_batch(uint64_t now_ns) {
   if (writer_) writer_->end_batch(now_ns);
-  tracker_.end_batch(now_ns);
+  next_.end_batch(now_ns);
 }
 
 void RecordPipeline::record_services() {

@@ -2,7 +2,8 @@
 // The userspace pipeline from the ring buffer's records on, whichever
 // source feeds it: the live ring buffer (EventLoop) or a capture
 // (replay.h). Records are put back in time order (RecordOrder), handed to
-// the connections (ConnectionTracker) below each drain's watermark, and
+// the next stage (a RecordSink: the connections) below each drain's
+// watermark, and
 // every batch ends with the connections' ageing. With a CaptureWriter, all
 // three steps are recorded as they happen, so a replay repeats them.
 #pragma once
@@ -13,7 +14,7 @@
 #include <string>
 
 #include "capture/capture_file.h"
-#include "streams/connection_tracker.h"
+#include "model/record_sink.h"
 #include "capture/record_order.h"
 
 namespace aster {
@@ -25,7 +26,7 @@ class RecordPipeline {
   // record it releases can be named in the replay.
   using NewServices = std::function<std::vector<std::string>(uint16_t first)>;
 
-  explicit RecordPipeline(ConnectionTracker& tracker) : tracker_(tracker) {}
+  explicit RecordPipeline(RecordSink& next) : next_(next) {}
   void record_to(CaptureWriter* writer, NewServices names) {
     writer_ = writer;
     new_services_ = std::move(names);
@@ -37,7 +38,7 @@ class RecordPipeline {
 
  private:
   void record_services();
-  ConnectionTracker& tracker_;
+  RecordSink& next_;
   RecordOrder order_;
   CaptureWriter* writer_ = nullptr;
   NewServices new_services_;

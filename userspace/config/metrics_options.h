@@ -29,8 +29,8 @@
 #include <string>
 #include <vector>
 
-#include "protocols/http1/http_parser.h"
-#include "metrics/route_templates.h"
+#include "model/http_method.h"
+#include "model/route_templates.h"
 
 namespace YAML {
 class Node;

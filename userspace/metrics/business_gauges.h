@@ -23,21 +23,12 @@
 #include <string_view>
 #include <vector>
 
-#include "protocols/http1/http_parser.h"
+#include "model/http_method.h"
 #include "config/metrics_options.h"
 
 namespace aster {
 
-// Told when a request head is parsed and when its exchange leaves the
-// connection, recorded or dropped (each start has exactly one end).
-class RequestObserver {
- public:
-  virtual ~RequestObserver() = default;
-  virtual void on_request_start(uint16_t service_id, HttpMethod method, std::string_view path) = 0;
-  virtual void on_request_end(uint16_t service_id, HttpMethod method, std::string_view path) = 0;
-};
-
-class BusinessGauges : public RequestObserver {
+class BusinessGauges {
  public:
   using ServiceName = std::function<std::string(uint16_t)>;
   BusinessGauges(prometheus::Registry& registry, std::vector<GaugeRule> rules, ServiceName names);
@@ -45,8 +36,10 @@ class BusinessGauges : public RequestObserver {
   bool has_inflight() const { return has_inflight_; }
   // An answered exchange (counting gauges).
   void on_exchange(uint16_t service_id, HttpMethod method, std::string_view path, uint16_t status);
-  void on_request_start(uint16_t service_id, HttpMethod method, std::string_view path) override;
-  void on_request_end(uint16_t service_id, HttpMethod method, std::string_view path) override;
+  // A request head was parsed / its exchange left the connection, recorded
+  // or dropped (each start has exactly one end).
+  void on_request_start(uint16_t service_id, HttpMethod method, std::string_view path);
+  void on_request_end(uint16_t service_id, HttpMethod method, std::string_view path);
 
  private:
   struct Bound {

@@ -89,8 +89,14 @@ HttpMetrics::HttpMetrics(prometheus::Registry& registry, const MetricsOptions& o
   }
 }
 
-RequestObserver* HttpMetrics::request_observer() {
-  return gauges_ && gauges_->has_inflight() ? gauges_.get() : nullptr;
+bool HttpMetrics::wants_request_events() const { return gauges_ && gauges_->has_inflight(); }
+
+void HttpMetrics::on_request_start(uint16_t service_id, HttpMethod method, std::string_view path) {
+  if (gauges_) gauges_->on_request_start(service_id, method, path);
+}
+
+void HttpMetrics::on_request_end(uint16_t service_id, HttpMethod method, std::string_view path) {
+  if (gauges_) gauges_->on_request_end(service_id, method, path);
 }
 
 HttpMetrics::ServiceState& HttpMetrics::service(uint16_t id) {
@@ -183,21 +189,21 @@ HttpMetrics::Histograms& HttpMetrics::histograms_for(ServiceState& svc, uint8_t 
   return h;
 }
 
-void HttpMetrics::record(const CompletedExchange& x) {
+void HttpMetrics::on_exchange(const Exchange& x) {
   ServiceState& svc = service(x.service_id);
-  bool known = !x.method_unknown && x.raw_path;
-  uint8_t method = x.method_unknown ? kUnknownMethod : static_cast<uint8_t>(x.method);
-  const std::string* path = known ? path_label(svc, *x.raw_path) : &kUnknownPath;
+  if (!x.request_seen || !x.path) {
+    counter_for(svc, kUnknownMethod, &kUnknownPath, x.status).Increment();
+    return;
+  }
+  uint8_t method = static_cast<uint8_t>(x.method);
+  const std::string* path = path_label(svc, *x.path);
   counter_for(svc, method, path, x.status).Increment();
   Histograms& h = histograms_for(svc, method, path);
-  h.duration->Observe(static_cast<double>(x.duration_ns) / 1e9);
+  uint64_t duration_ns = x.last_byte_ns > x.first_byte_ns ? x.last_byte_ns - x.first_byte_ns : 0;
+  h.duration->Observe(static_cast<double>(duration_ns) / 1e9);
   h.request_size->Observe(static_cast<double>(x.request_body_bytes));
   h.response_size->Observe(static_cast<double>(x.response_body_bytes));
-  if (gauges_ && known) gauges_->on_exchange(x.service_id, x.method, *x.raw_path, x.status);
-}
-
-void HttpMetrics::record_unpaired(uint16_t service_id, uint16_t status) {
-  counter_for(service(service_id), kUnknownMethod, &kUnknownPath, status).Increment();
+  if (gauges_) gauges_->on_exchange(x.service_id, x.method, *x.path, x.status);
 }
 
 std::vector<HttpMetrics::FamilyOverflow> HttpMetrics::series_overflows() const {

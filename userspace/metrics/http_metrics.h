@@ -30,43 +30,32 @@
 #include <vector>
 
 #include "metrics/business_gauges.h"
-#include "protocols/http1/http_parser.h"
+#include "model/exchange.h"
 #include "config/metrics_options.h"
 #include "metrics/path_normalizer.h"
 #include "metrics/route_learner.h"
-#include "metrics/route_templates.h"
+#include "model/route_templates.h"
 
 namespace aster {
 
-// One answered request, as the connection pairs it.
-struct CompletedExchange {
-  uint16_t service_id = 0;
-  HttpMethod method = HttpMethod::kOther;
-  bool method_unknown = false;  // the request head was not captured
-  const std::string* raw_path = nullptr;
-  uint16_t status = 0;
-  uint64_t duration_ns = 0;
-  uint64_t request_body_bytes = 0;
-  uint64_t response_body_bytes = 0;
-};
-
-class HttpMetrics {
+class HttpMetrics : public ExchangeSink {
  public:
   using ServiceName = std::function<std::string(uint16_t)>;
   HttpMetrics(prometheus::Registry& registry, const MetricsOptions& options, ServiceName names);
   // Defaults for everything but the series cap.
   HttpMetrics(prometheus::Registry& registry, uint32_t max_series_per_family, ServiceName names);
 
-  void record(const CompletedExchange& x);
-  // A response whose request was not seen (read before the exporter
-  // attached, or its head not captured): counted in requests_total only,
-  // as method "UNKNOWN", path "_unknown_", so totals stay exact while
-  // durations and sizes are not invented.
-  void record_unpaired(uint16_t service_id, uint16_t status);
-
-  // For the connections: told of request starts and ends when an in-flight
-  // gauge is configured; null otherwise, so the per-request cost is a branch.
-  RequestObserver* request_observer();
+  // Each exchange a protocol finished: its request counted by method,
+  // route and status, its duration and body sizes observed. An answer
+  // whose request was not seen counts in requests_total only, as method
+  // "UNKNOWN", path "_unknown_", so totals stay exact while durations and
+  // sizes are not invented.
+  void on_exchange(const Exchange& x) override;
+  // Request starts and ends reach the in-flight gauges, when one is
+  // configured (otherwise the protocols do not call).
+  bool wants_request_events() const override;
+  void on_request_start(uint16_t service_id, HttpMethod method, std::string_view path) override;
+  void on_request_end(uint16_t service_id, HttpMethod method, std::string_view path) override;
 
   // For the self-metrics; all safe to call from scrape threads.
   // Requests whose path got no label of its own (label or learning budget

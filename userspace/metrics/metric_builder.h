@@ -35,4 +35,12 @@ class FamilyBuilder {
   prometheus::MetricFamily f_;
 };
 
+// Single-sample families, the shape most self metrics have.
+inline void add_counter(std::vector<prometheus::MetricFamily>& out, const char* name, const char* help, double v) {
+  out.push_back(FamilyBuilder(name, help, prometheus::MetricType::Counter).add(v).take());
+}
+inline void add_gauge(std::vector<prometheus::MetricFamily>& out, const char* name, const char* help, double v) {
+  out.push_back(FamilyBuilder(name, help, prometheus::MetricType::Gauge).add(v).take());
+}
+
 }  // namespace aster

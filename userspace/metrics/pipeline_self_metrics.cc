@@ -8,12 +8,6 @@ namespace aster {
 std::vector<prometheus::MetricFamily> PipelineSelfMetrics::Collect() const {
   using prometheus::MetricType;
   std::vector<prometheus::MetricFamily> out;
-  auto counter = [&](const char* name, const char* help, double v) {
-    out.push_back(FamilyBuilder(name, help, MetricType::Counter).add(v).take());
-  };
-  auto gauge = [&](const char* name, const char* help, double v) {
-    out.push_back(FamilyBuilder(name, help, MetricType::Gauge).add(v).take());
-  };
 
   out.push_back(FamilyBuilder("aster_exporter_events_total", "Ring-buffer records read, by kind.", MetricType::Counter)
                     .add(stats_.events_data.get(), {{"kind", "data"}})
@@ -25,7 +19,7 @@ std::vector<prometheus::MetricFamily> PipelineSelfMetrics::Collect() const {
                     .add(stats_.events_malformed.get(), {{"kind", "malformed"}})
                     .take());
 
-  counter("aster_exporter_captured_bytes_total", "Payload bytes copied by the probes and parsed.", stats_.bytes_captured.get());
+  add_counter(out, "aster_exporter_captured_bytes_total", "Payload bytes copied by the probes and parsed.", stats_.bytes_captured.get());
   out.push_back(FamilyBuilder("aster_exporter_gap_bytes_total",
                               "Stream bytes that moved but were not captured, by reason: not_captured "
                               "(beyond --capture.bytes), no_user_buffer (sendfile, splice, io_uring), lost "
@@ -41,7 +35,7 @@ std::vector<prometheus::MetricFamily> PipelineSelfMetrics::Collect() const {
   }
   out.push_back(errors.take());
 
-  gauge("aster_exporter_connections_tracked", "Connections of watched processes with state in the exporter.", stats_.connections_tracked.load());
+  add_gauge(out, "aster_exporter_connections_tracked", "Connections of watched processes with state in the exporter.", stats_.connections_tracked.load());
   out.push_back(FamilyBuilder("aster_exporter_connections_total", "Connections seen, by what became of them.", MetricType::Counter)
                     .add(stats_.connections_opened.get(), {{"event", "opened"}})
                     .add(stats_.connections_closed.get(), {{"event", "closed"}})
@@ -50,15 +44,15 @@ std::vector<prometheus::MetricFamily> PipelineSelfMetrics::Collect() const {
                     .add(stats_.connections_not_http.get(), {{"event", "not_http"}})
                     .add(stats_.connections_upgraded.get(), {{"event", "upgraded"}})
                     .take());
-  counter("aster_exporter_requests_recorded_total", "Request/response pairs recorded in aster_http_* metrics.", stats_.requests_recorded.get());
-  counter("aster_exporter_responses_unpaired_total", "Responses whose request was not seen; counted under method UNKNOWN.", stats_.responses_unpaired.get());
-  counter("aster_exporter_requests_unanswered_total", "Requests whose connection closed before a response.", stats_.requests_unanswered.get());
-  counter("aster_exporter_body_size_estimated_total", "Messages whose body size was estimated because chunk framing was not captured.", stats_.bodies_estimated.get());
-  counter("aster_exporter_records_reordered_total", "Records that arrived ahead of an earlier record of the same stream.", stats_.chunks_reordered.get());
-  counter("aster_exporter_records_late_total", "Records that arrived after their bytes were declared lost (dropped).", stats_.chunks_late.get());
-  counter("aster_exporter_pipeline_overflow_total", "Outstanding requests dropped because a connection held too many.", stats_.pipeline_overflow.get());
-  gauge("aster_exporter_http_series", "Label combinations in the aster_http_* families.", http_.series_count());
-  counter("aster_exporter_path_overflow_total", "Requests whose path went to \"_other_\" because the per-service budget was spent.", http_.path_overflows());
+  add_counter(out, "aster_exporter_requests_recorded_total", "Request/response pairs recorded in aster_http_* metrics.", stats_.requests_recorded.get());
+  add_counter(out, "aster_exporter_responses_unpaired_total", "Responses whose request was not seen; counted under method UNKNOWN.", stats_.responses_unpaired.get());
+  add_counter(out, "aster_exporter_requests_unanswered_total", "Requests whose connection closed before a response.", stats_.requests_unanswered.get());
+  add_counter(out, "aster_exporter_body_size_estimated_total", "Messages whose body size was estimated because chunk framing was not captured.", stats_.bodies_estimated.get());
+  add_counter(out, "aster_exporter_records_reordered_total", "Records that arrived ahead of an earlier record of the same stream.", stats_.chunks_reordered.get());
+  add_counter(out, "aster_exporter_records_late_total", "Records that arrived after their bytes were declared lost (dropped).", stats_.chunks_late.get());
+  add_counter(out, "aster_exporter_pipeline_overflow_total", "Outstanding requests dropped because a connection held too many.", stats_.pipeline_overflow.get());
+  add_gauge(out, "aster_exporter_http_series", "Label combinations in the aster_http_* families.", http_.series_count());
+  add_counter(out, "aster_exporter_path_overflow_total", "Requests whose path went to \"_other_\" because the per-service budget was spent.", http_.path_overflows());
   {
     FamilyBuilder b("aster_exporter_series_overflow_total",
                     "Requests recorded in a family's path=\"_other_\" series because the service's series cap "
@@ -67,7 +61,7 @@ std::vector<prometheus::MetricFamily> PipelineSelfMetrics::Collect() const {
     for (const auto& o : http_.series_overflows()) b.add(static_cast<double>(o.requests), {{"service", o.service}, {"family", o.family}});
     out.push_back(b.take());
   }
-  counter("aster_exporter_route_positions_collapsed_total", "Path positions collapsed to \":param\" after showing more distinct values than metrics.learn_threshold.", http_.learned_collapses());
+  add_counter(out, "aster_exporter_route_positions_collapsed_total", "Path positions collapsed to \":param\" after showing more distinct values than metrics.learn_threshold.", http_.learned_collapses());
   return out;
 }
 

@@ -27,12 +27,6 @@ std::vector<uint64_t> kernel_counters(int fd) {
 std::vector<prometheus::MetricFamily> SelfMetrics::Collect() const {
   using prometheus::MetricType;
   std::vector<prometheus::MetricFamily> out;
-  auto counter = [&](const char* name, const char* help, double v) {
-    out.push_back(FamilyBuilder(name, help, MetricType::Counter).add(v).take());
-  };
-  auto gauge = [&](const char* name, const char* help, double v) {
-    out.push_back(FamilyBuilder(name, help, MetricType::Gauge).add(v).take());
-  };
 
   out.push_back(FamilyBuilder("aster_exporter_build_info", "Build and runtime facts; the value is 1.", MetricType::Gauge)
                     .add(1, {{"version", kVersion}, {"attach_mode", active_mode_name(probes_.mode())}})
@@ -43,18 +37,18 @@ std::vector<prometheus::MetricFamily> SelfMetrics::Collect() const {
                     .add(probes_.mode() == ActiveMode::kSocket ? 1 : 0, {{"mode", "socket"}})
                     .add(probes_.mode() == ActiveMode::kSyscalls ? 1 : 0, {{"mode", "syscalls"}})
                     .take());
-  gauge("aster_exporter_capture_bytes", "Bytes copied from the head of each socket read or write.", cfg_.capture_bytes);
+  add_gauge(out, "aster_exporter_capture_bytes", "Bytes copied from the head of each socket read or write.", cfg_.capture_bytes);
 
   auto k = kernel_counters(probes_.counters_fd());
-  counter("aster_exporter_events_lost_total", "Records the probes could not put in the full ring buffer.", k[ASTER_CTR_EVENTS_LOST]);
-  counter("aster_exporter_lost_bytes_total", "Stream bytes described by records lost in the kernel.", k[ASTER_CTR_BYTES_LOST]);
-  counter("aster_exporter_peek_reads_skipped_total", "MSG_PEEK reads skipped (they consume nothing).", k[ASTER_CTR_PEEK_SKIPPED]);
-  counter("aster_exporter_conn_map_full_total", "Fallback mode: sockets not tracked because the connection map was full.", k[ASTER_CTR_CONN_STATE_FULL]);
-  counter("aster_exporter_watch_map_full_total", "Forked children of watched processes not followed: watched map full.", k[ASTER_CTR_WATCH_MAP_FULL]);
-  gauge("aster_exporter_record_batching",
+  add_counter(out, "aster_exporter_events_lost_total", "Records the probes could not put in the full ring buffer.", k[ASTER_CTR_EVENTS_LOST]);
+  add_counter(out, "aster_exporter_lost_bytes_total", "Stream bytes described by records lost in the kernel.", k[ASTER_CTR_BYTES_LOST]);
+  add_counter(out, "aster_exporter_peek_reads_skipped_total", "MSG_PEEK reads skipped (they consume nothing).", k[ASTER_CTR_PEEK_SKIPPED]);
+  add_counter(out, "aster_exporter_conn_map_full_total", "Fallback mode: sockets not tracked because the connection map was full.", k[ASTER_CTR_CONN_STATE_FULL]);
+  add_counter(out, "aster_exporter_watch_map_full_total", "Forked children of watched processes not followed: watched map full.", k[ASTER_CTR_WATCH_MAP_FULL]);
+  add_gauge(out, "aster_exporter_record_batching",
         "1 when the probes stage small records per CPU and hand them over in batches; 0 when every record goes to the ring buffer at once.",
         probes_.batching() ? 1 : 0);
-  counter("aster_exporter_staging_busy_total", "Transfers that found their CPU's staging in use (a probe nested in another; not expected): sent without payload, counted as not_captured gaps.", k[ASTER_CTR_STAGE_BUSY]);
+  add_counter(out, "aster_exporter_staging_busy_total", "Transfers that found their CPU's staging in use (a probe nested in another; not expected): sent without payload, counted as not_captured gaps.", k[ASTER_CTR_STAGE_BUSY]);
   out.push_back(FamilyBuilder("aster_exporter_stage_flushes_total",
                               "Flushes of a CPU's staged records asked by the exporter (each an inter-processor "
                               "interrupt), by result: flushed, or busy (it landed inside an append; asked again).",
@@ -63,7 +57,7 @@ std::vector<prometheus::MetricFamily> SelfMetrics::Collect() const {
                     .add(static_cast<double>(probes_.flushes_busy()), {{"result", "busy"}})
                     .take());
 
-  gauge("aster_exporter_watched_processes", "Processes the probes watch.", registry_.process_count());
+  add_gauge(out, "aster_exporter_watched_processes", "Processes the probes watch.", registry_.process_count());
   // Occupancy of the kernel's watched map, to show state is freed when
   // processes exit (walked key by key: at most ASTER_MAX_WATCHED entries).
   {
@@ -80,7 +74,7 @@ std::vector<prometheus::MetricFamily> SelfMetrics::Collect() const {
                       .add(static_cast<double>(n), {{"map", "watched"}})
                       .take());
   }
-  gauge("aster_exporter_watched_services", "Services with at least one watched process.", registry_.service_count());
+  add_gauge(out, "aster_exporter_watched_services", "Services with at least one watched process.", registry_.service_count());
 
   // Kernel time per probe; zero unless kernel.bpf_stats_enabled=1.
   FamilyBuilder runs("aster_exporter_bpf_program_runs_total", "Runs of each BPF program (needs kernel.bpf_stats_enabled=1).", MetricType::Counter);

@@ -36,6 +36,7 @@ struct PipelineStats {
   StatCounter chunks_reordered;      // records that arrived ahead of an earlier one
   StatCounter chunks_late;           // records older than data already parsed (dropped)
   StatCounter pipeline_overflow;     // more outstanding requests than a connection keeps
+  StatCounter held_bytes_capped;     // a connection's held out-of-order records reached their cap
   std::atomic<uint64_t> connections_tracked{0};
 };
 

@@ -1,30 +1,33 @@
 // SPDX-License-Identifier: Apache-2.0
 // One TCP connection of a watched process: two byte streams that know their
-// gaps, an HTTP/1.x parser on each, and the FIFO that pairs each response
-// with the request it answers (pipelining, 1xx, early answers included).
+// gaps (bytes not copied, records lost) and hold records that arrive out of
+// order briefly, and the protocol that reads them. Which protocol, if any,
+// is decided from the first bytes (model/protocol.h); the connection knows
+// no protocol by name.
 #pragma once
 
 #include <cstdint>
 #include <memory>
-#include <string>
 #include <vector>
 
 #include "model/event_layout.h"
-#include "metrics/http_metrics.h"
-#include "protocols/http1/http_parser.h"
 #include "model/pipeline_stats.h"
+#include "model/protocol.h"
 
 namespace aster {
 
 class Connection {
  public:
-  // Outstanding requests kept per connection; beyond it the oldest is
-  // dropped (a client pipelining this deep without answers is hostile).
-  static constexpr size_t kMaxOutstanding = 256;
-  // Bytes seen without finding an HTTP start line before giving up.
+  // Bytes seen without a protocol claiming the connection before giving up.
   static constexpr uint64_t kMaxUnclassifiedBytes = 256 * 1024;
+  // Payload bytes of out-of-order records a connection holds while it waits
+  // for the records before them; past it the bytes still missing are
+  // declared lost at once (counted), so a stream with a hole cannot make a
+  // connection grow without bound.
+  static constexpr size_t kMaxHeldBytes = 1 << 20;
 
-  Connection(uint64_t conn_id, uint16_t service_id, PipelineStats& stats, HttpMetrics& metrics);
+  // `protocols` are asked in order; they must outlive the connection.
+  Connection(const ConnectionContext& ctx, const std::vector<const Protocol*>& protocols);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -51,79 +54,27 @@ class Connection {
     uint64_t next_pos = 0;
     std::vector<Held> held;
   };
-  struct Exchange {
-    HttpMethod method = HttpMethod::kOther;
-    std::string path;
-    uint64_t first_byte_ns = 0;
-    uint64_t request_body = 0;
-    bool request_complete = false;
-    bool answered = false;
-    uint16_t status = 0;
-    uint64_t response_body = 0;
-    uint64_t last_byte_ns = 0;
-  };
-
-  class RequestSink : public HttpParserSink {
-   public:
-    explicit RequestSink(Connection& c) : c_(c) {}
-    ResponseFraming on_head(const MessageHead& head, uint64_t first_byte_ns) override;
-    void on_message_complete(const MessageHead& head, const MessageDone& done) override;
-    void on_error(ParseError err, uint64_t bytes) override;
-
-   private:
-    Connection& c_;
-  };
-  class ResponseSink : public HttpParserSink {
-   public:
-    explicit ResponseSink(Connection& c) : c_(c) {}
-    ResponseFraming on_head(const MessageHead& head, uint64_t first_byte_ns) override;
-    void on_message_complete(const MessageHead& head, const MessageDone& done) override;
-    void on_error(ParseError err, uint64_t bytes) override;
-
-   private:
-    Connection& c_;
-  };
 
   void classify(const aster_event& ev, const uint8_t* payload);
   void deliver(const aster_event& ev, const uint8_t* payload);
-  void feed_parser(const aster_event& ev, const uint8_t* payload);
-  void gap(uint8_t dir, uint64_t len, uint64_t ts_ns);
-  HttpStreamParser& parser(uint8_t dir) { return dir == ASTER_DIR_INGRESS ? requests_ : responses_; }
+  // After the session took bytes: stop, or hand over to another protocol.
+  bool follow_session();
+  void hold(Direction& d, const aster_event& ev, const uint8_t* payload);
+  // Delivers the held records that now follow on in stream order.
+  void deliver_following(Direction& d);
+  // Delivers the oldest held record of `d`, the bytes before it as lost.
+  void release_oldest(Direction& d);
+  bool serving() const { return role_ == Role::kServer; }
 
-  // FIFO of exchanges (a ring over `exchanges_`, reused without allocating).
-  Exchange& fifo_at(size_t i) { return exchanges_[(head_ + i) % exchanges_.size()]; }
-  Exchange& fifo_push();
-  void fifo_pop();
-  // Index of the first exchange not yet answered, or fifo_size_.
-  size_t first_unanswered();
-  Exchange* answering();
-  void record_ready(bool closing);
-  void record(const Exchange& x, bool unknown);
-
-  uint64_t conn_id_;
-  uint16_t service_id_;
-  PipelineStats& stats_;
-  HttpMetrics& metrics_;
-  RequestObserver* observer_;  // null unless an in-flight gauge is configured
+  ConnectionContext ctx_;
+  const std::vector<const Protocol*>& protocols_;
+  std::unique_ptr<ProtocolSession> session_;
   Role role_ = Role::kUnknown;
   uint64_t unclassified_bytes_ = 0;
   uint64_t last_activity_ns_ = 0;
   uint64_t batch_ = 0;
+  size_t held_bytes_ = 0;
   Direction dirs_[2];
-
-  RequestSink request_sink_{*this};
-  ResponseSink response_sink_{*this};
-  HttpStreamParser requests_{StreamKind::kRequests, &request_sink_};
-  HttpStreamParser responses_{StreamKind::kResponses, &response_sink_};
-
-  std::vector<Exchange> exchanges_;
-  size_t head_ = 0;
-  size_t fifo_size_ = 0;
-  // Exchanges are numbered; the FIFO front is number front_seq_. The
-  // response being parsed answers number answering_seq_ (kNone: nobody's).
-  static constexpr uint64_t kNone = UINT64_MAX;
-  uint64_t front_seq_ = 0;
-  uint64_t answering_seq_ = kNone;
 };
 
 }  // namespace aster

@@ -12,15 +12,21 @@ constexpr uint64_t kCloseGraceBatches = 2;
 constexpr uint64_t kSweepEveryNs = 10ull * 1000000000;
 }  // namespace
 
-ConnectionTracker::ConnectionTracker(PipelineStats& stats, HttpMetrics& metrics, ProcessEvents* processes)
-    : stats_(stats), metrics_(metrics), processes_(processes) {}
+ConnectionTracker::ConnectionTracker(PipelineStats& stats, ExchangeSink& exchanges,
+                                     std::vector<const Protocol*> protocols, ProcessEvents* processes)
+    : stats_(stats), exchanges_(exchanges), protocols_(std::move(protocols)), processes_(processes) {}
 
 Connection* ConnectionTracker::find_or_create(const aster_event& ev) {
   if (ev.conn_id == last_id_ && last_) return last_;
   auto it = conns_.find(ev.conn_id);
   if (it == conns_.end()) {
-    it = conns_.emplace(ev.conn_id, std::make_unique<Connection>(ev.conn_id, ev.service_id, stats_, metrics_))
-             .first;
+    ConnectionContext ctx;
+    ctx.conn_id = ev.conn_id;
+    ctx.service_id = ev.service_id;
+    ctx.source = StreamSource::kSocket;
+    ctx.stats = &stats_;
+    ctx.sink = &exchanges_;
+    it = conns_.emplace(ev.conn_id, std::make_unique<Connection>(ctx, protocols_)).first;
     stats_.connections_opened.add();
     stats_.connections_tracked.store(conns_.size(), std::memory_order_relaxed);
   }

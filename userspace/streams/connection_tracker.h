@@ -9,10 +9,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "streams/connection.h"
 #include "model/event_layout.h"
-#include "metrics/http_metrics.h"
+#include "model/exchange.h"
 #include "model/pipeline_stats.h"
+#include "model/protocol.h"
+#include "model/record_sink.h"
+#include "streams/connection.h"
 
 namespace aster {
 
@@ -25,24 +27,28 @@ class ProcessEvents {
   virtual void on_exec(uint32_t tgid) = 0;
 };
 
-class ConnectionTracker {
+class ConnectionTracker : public RecordSink {
  public:
   // A connection silent this long whose close we never saw is dropped.
   static constexpr uint64_t kIdleTimeoutNs = 15ull * 60 * 1000000000;
 
-  ConnectionTracker(PipelineStats& stats, HttpMetrics& metrics, ProcessEvents* processes);
+  // `protocols` are asked in order which one a new connection speaks; they
+  // and `exchanges` (where finished exchanges go) must outlive the tracker.
+  ConnectionTracker(PipelineStats& stats, ExchangeSink& exchanges, std::vector<const Protocol*> protocols,
+                    ProcessEvents* processes);
 
   // One ring-buffer record; `size` is the record's length.
-  void on_record(const void* data, size_t size);
+  void on_record(const void* data, size_t size) override;
   // Called after each drained batch of records.
-  void end_batch(uint64_t now_ns);
+  void end_batch(uint64_t now_ns) override;
   size_t size() const { return conns_.size(); }
 
  private:
   Connection* find_or_create(const aster_event& ev);
 
   PipelineStats& stats_;
-  HttpMetrics& metrics_;
+  ExchangeSink& exchanges_;
+  std::vector<const Protocol*> protocols_;
   ProcessEvents* processes_;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;
   // Most records follow one another on the same connection.

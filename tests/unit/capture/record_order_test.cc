@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "metrics/http_metrics.h"
+#include "protocols/registry.h"
 #include "streams/connection_tracker.h"
 
 namespace aster {
@@ -182,7 +184,7 @@ TEST(RecordOrder, AResponseFlushedBeforeItsRequestIsStillPaired) {
   prometheus::Registry registry;
   HttpMetrics metrics(registry, 100, [](uint16_t) { return std::string("svc"); });
   PipelineStats stats;
-  ConnectionTracker tracker(stats, metrics, nullptr);
+  ConnectionTracker tracker(stats, metrics, builtin_protocols(), nullptr);
   const std::string req = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
   const std::string resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
   std::vector<uint8_t> cpu1, cpu0;

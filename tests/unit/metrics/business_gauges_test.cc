@@ -47,12 +47,12 @@ double gauge(prometheus::Registry& r, const std::string& name, const std::string
 struct Fixture {
   Fixture() : metrics(registry, options(), [](uint16_t id) { return id == 1 ? std::string("agents") : "web"; }) {}
   void exchange(HttpMethod m, const std::string& path, uint16_t status, uint16_t svc = 1) {
-    CompletedExchange x;
+    Exchange x;
     x.service_id = svc;
     x.method = m;
-    x.raw_path = &path;
+    x.path = &path;
     x.status = status;
-    metrics.record(x);
+    metrics.on_exchange(x);
   }
   prometheus::Registry registry;
   HttpMetrics metrics;
@@ -97,8 +97,8 @@ TEST(BusinessGauges, ServiceFilterAndExactStatusAndSeveralDowns) {
 
 TEST(BusinessGauges, InflightCountsStartedNotYetEnded) {
   Fixture f;
-  RequestObserver* obs = f.metrics.request_observer();
-  ASSERT_NE(obs, nullptr);
+  ExchangeSink* obs = &f.metrics;
+  ASSERT_TRUE(obs->wants_request_events());
   obs->on_request_start(1, HttpMethod::kPost, "/v1/workflows/7/run");
   obs->on_request_start(1, HttpMethod::kPost, "/v1/workflows/8/run");
   obs->on_request_start(1, HttpMethod::kGet, "/v1/workflows/8/run");  // another method
@@ -111,10 +111,10 @@ TEST(BusinessGauges, InflightCountsStartedNotYetEnded) {
   EXPECT_EQ(gauge(f.registry, "aster_workflows_running", "agents"), 0);
 }
 
-TEST(BusinessGauges, NoObserverWithoutInflightGauges) {
+TEST(BusinessGauges, NoRequestEventsWithoutInflightGauges) {
   prometheus::Registry r;
   HttpMetrics m(r, 100, [](uint16_t) { return std::string("svc"); });
-  EXPECT_EQ(m.request_observer(), nullptr);
+  EXPECT_FALSE(m.wants_request_events());
 }
 
 }  // namespace

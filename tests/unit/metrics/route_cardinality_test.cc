@@ -63,13 +63,14 @@ struct Fixture {
   explicit Fixture(const MetricsOptions& o)
       : metrics(registry, o, [](uint16_t id) { return id == 1 ? std::string("agents") : std::string("other"); }) {}
   void request(const std::string& path, uint16_t status = 200, HttpMethod m = HttpMethod::kGet, uint16_t svc = 1) {
-    CompletedExchange x;
+    Exchange x;
     x.service_id = svc;
     x.method = m;
-    x.raw_path = &path;
+    x.path = &path;
     x.status = status;
-    x.duration_ns = 1000;
-    metrics.record(x);
+    x.first_byte_ns = 1000;
+    x.last_byte_ns = 2000;
+    metrics.on_exchange(x);
   }
   prometheus::Registry registry;
   HttpMetrics metrics;
@@ -184,7 +185,13 @@ TEST(RouteCardinality, UnknownMethodsAndUnpairedStayBounded) {
   o.max_series_per_family = 3;
   Fixture f(o);
   f.request("/x", 200, HttpMethod::kOther);
-  for (uint16_t st = 100; st < 600; ++st) f.metrics.record_unpaired(1, st);
+  for (uint16_t st = 100; st < 600; ++st) {
+    Exchange unpaired;
+    unpaired.service_id = 1;
+    unpaired.request_seen = false;
+    unpaired.status = st;
+    f.metrics.on_exchange(unpaired);
+  }
   Scrape s(f.registry);
   EXPECT_EQ(s.sum("aster_http_requests_total", {{"method", "OTHER"}, {"path", "/x"}}), 1);
   EXPECT_LE(s.series("aster_http_requests_total"), 3u + 5u);

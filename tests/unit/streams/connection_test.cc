@@ -1,7 +1,10 @@
 // Pairing and stream bookkeeping, fed with records shaped exactly as the
 // probes emit them (the kernel side itself is covered by the integration
 // tests).
+#include "metrics/http_metrics.h"
+#include "protocols/registry.h"
 #include "streams/connection_tracker.h"
+#include "streams/data_record.h"
 
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
@@ -16,7 +19,7 @@ namespace {
 
 class Harness {
  public:
-  Harness() : metrics(registry, 100, [](uint16_t) { return std::string("svc"); }), tracker(stats, metrics, nullptr) {}
+  Harness() : metrics(registry, 100, [](uint16_t) { return std::string("svc"); }), tracker(stats, metrics, builtin_protocols(), nullptr) {}
 
   // One data record; `captured` < bytes.size() leaves the rest as a gap.
   void data(uint64_t conn, uint8_t dir, const std::string& bytes, uint64_t ts, size_t captured = SIZE_MAX,
@@ -28,22 +31,7 @@ class Harness {
   // A record at an explicit position (to model loss or reordering).
   void send(uint64_t conn, uint8_t dir, uint64_t pos, const std::string& bytes, uint64_t ts,
             size_t captured = SIZE_MAX, uint16_t flags = 0) {
-    size_t cap = std::min(captured, bytes.size());
-    std::vector<uint8_t> rec(sizeof(aster_event) + cap);
-    aster_event ev{};
-    ev.timestamp_ns = ts;
-    ev.conn_id = conn;
-    ev.stream_pos = pos;
-    ev.tgid = 100;
-    ev.tid = 100;
-    ev.fd = 5;
-    ev.byte_count = bytes.size();
-    ev.captured_len = cap;
-    ev.kind = ASTER_EVENT_DATA;
-    ev.direction = dir;
-    ev.flags = flags;
-    std::memcpy(rec.data(), &ev, sizeof ev);
-    std::memcpy(rec.data() + sizeof ev, bytes.data(), cap);
+    auto rec = data_record(conn, dir, pos, bytes, ts, captured, flags);
     tracker.on_record(rec.data(), rec.size());
   }
   void skip(uint64_t conn, uint8_t dir, uint64_t n) { pos_[conn][dir] += n; }
@@ -245,16 +233,13 @@ TEST(Connection, ResponseWithoutSeenRequestCountsAsUnknown) {
 
 TEST(Connection, PathBudgetBoundsSeries) {
   prometheus::Registry registry;
-  PipelineStats stats;
   HttpMetrics metrics(registry, 5, [](uint16_t) { return std::string("svc"); });
-  ConnectionTracker tracker(stats, metrics, nullptr);
   for (int i = 0; i < 50; ++i) {
     std::string path = "/page-" + std::string(1, 'a' + (i % 26)) + std::string(1, 'a' + (i / 26));
-    std::vector<CompletedExchange> none;
-    CompletedExchange x;
-    x.raw_path = &path;
+    Exchange x;
+    x.path = &path;
     x.status = 200;
-    metrics.record(x);
+    metrics.on_exchange(x);
   }
   EXPECT_LE(metrics.series_count(), 6u);
   EXPECT_EQ(metrics.path_overflows(), 45u);

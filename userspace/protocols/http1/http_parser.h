@@ -93,6 +93,15 @@ class HttpStreamParser {
   bool in_message() const;
 
  private:
+  // Largest chunk-size line (size plus extensions) accepted.
+  static constexpr size_t kMaxChunkLineBytes = 4096;
+  // Bytes a chunked body spends after its last data byte at the least: the
+  // CRLF ending the data and the "0\r\n\r\n" last chunk. Estimate mode
+  // subtracts them when it never saw the last chunk itself.
+  static constexpr uint64_t kMinChunkTailBytes = 7;
+  static constexpr char kLastChunk[] = "\r\n0\r\n";
+  static constexpr uint8_t kLastChunkLen = 5;
+
   // Where the next byte goes. See http_parser.cc for the transitions.
   enum class State : uint8_t {
     kStartLine,      // between messages, or reading a start line
@@ -115,6 +124,7 @@ class HttpStreamParser {
   const uint8_t* OnChunkData(const uint8_t* p, const uint8_t* end);
   const uint8_t* OnChunkDataEnd(const uint8_t* p, const uint8_t* end);
   const uint8_t* OnTrailers(const uint8_t* p, const uint8_t* end);
+  const uint8_t* OnUntilClose(const uint8_t* p, const uint8_t* end);
   const uint8_t* OnEstimate(const uint8_t* p, const uint8_t* end);
   const uint8_t* OnResync(const uint8_t* p, const uint8_t* end);
   // Consumes one gap piece in the current state; returns the bytes used.
@@ -122,6 +132,8 @@ class HttpStreamParser {
   // Takes bytes up to and including the next LF. True with `line` set (CR
   // stripped) when the line is complete; false after buffering a partial line.
   bool TakeLine(const uint8_t*& p, const uint8_t* end, size_t limit, std::string_view* line);
+  // TakeLine for a header or trailer line: counts its bytes into head_bytes_.
+  bool TakeHeadLine(const uint8_t*& p, const uint8_t* end, std::string_view* line);
   bool ParseStartLine(std::string_view line);
   bool ParseHeaderLine(std::string_view line);
   void FinishHead();

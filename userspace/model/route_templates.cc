@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "metrics/route_templates.h"
+#include "model/route_templates.h"
 
 #include <cctype>
 

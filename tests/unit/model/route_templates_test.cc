@@ -1,5 +1,5 @@
 // Route templates: the three syntaxes users write, first match wins.
-#include "metrics/route_templates.h"
+#include "model/route_templates.h"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: Apache-2.0
+// One interface between a connection's byte streams (streams/) and the
+// protocols that read them (protocols/<name>/).
+//
+// A connection asks each Protocol, in order, whether the first bytes it
+// sees are that protocol's and in which role the watched process is
+// (detection comes before anything is parsed); the first that claims the
+// connection opens a ProtocolSession for it. The session then gets both
+// directions' bytes in stream order, and the gaps of known length between
+// them, and hands finished exchanges to the ExchangeSink. It pairs them as
+// its protocol does (a FIFO for HTTP/1.x, stream ids for HTTP/2), so
+// exchanges may complete in any order. After each piece the connection
+// asks what comes next: go on, stop (a tunnel, a WebSocket), or switch to
+// another protocol (Upgrade: h2c answered by 101).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/exchange.h"
+#include "model/pipeline_stats.h"
+
+namespace aster {
+
+// Where a connection's bytes come from. The socket probes carry what went
+// over the socket; TLS plaintext comes from uprobes on the TLS library.
+enum class StreamSource : uint8_t { kSocket, kTlsPlaintext };
+
+enum class Detection : uint8_t {
+  kNotMine,  // not this protocol (or not yet to be told): ask the next one
+  kServer,   // this protocol, and the watched process is the server
+  kClient,   // this protocol, but the watched process is the client: not counted
+  // Not this protocol, and certainly another one this protocol would
+  // mistake for its own (HTTP/1.x seeing the HTTP/2 preface): unless a
+  // protocol later in the list claims it, the connection is not parsed.
+  kRejected,
+};
+
+struct ConnectionContext {
+  uint64_t conn_id = 0;
+  uint16_t service_id = 0;
+  StreamSource source = StreamSource::kSocket;
+  PipelineStats* stats = nullptr;
+  ExchangeSink* sink = nullptr;
+};
+
+// The request a protocol switch carries over: with Upgrade: h2c, the
+// HTTP/1.1 request that asked is HTTP/2's stream 1.
+struct Handover {
+  HttpMethod method = HttpMethod::kOther;
+  std::string path;
+  uint64_t first_byte_ns = 0;
+  uint64_t request_body_bytes = 0;
+};
+
+class ProtocolSession {
+ public:
+  enum class Next : uint8_t { kContinue, kStop, kSwitch };
+  virtual ~ProtocolSession() = default;
+  // Captured bytes of direction `dir` (enum aster_direction), contiguous
+  // with what came before in that direction, moved at `ts_ns`.
+  virtual void feed(uint8_t dir, const uint8_t* data, size_t len, uint64_t ts_ns) = 0;
+  // `len` bytes of `dir` moved at `ts_ns` but were not captured, or lost.
+  virtual void gap(uint8_t dir, uint64_t len, uint64_t ts_ns) = 0;
+  // The connection closed: finish what can be finished, drop the rest.
+  virtual void close(uint64_t ts_ns) = 0;
+  // What the connection does with the bytes that follow.
+  virtual Next next() const { return Next::kContinue; }
+  // For kSwitch: the protocol to hand over to, what it inherits, and the
+  // bytes of the last feed this session did not take (the new protocol's).
+  struct Unconsumed {
+    uint8_t dir = 0;
+    uint64_t ts_ns = 0;
+    std::vector<uint8_t> bytes;
+  };
+  virtual std::string_view switch_to() const { return {}; }
+  virtual const Handover* handover() const { return nullptr; }
+  virtual Unconsumed take_unconsumed() { return {}; }
+};
+
+class Protocol {
+ public:
+  virtual ~Protocol() = default;
+  virtual std::string_view name() const = 0;
+  // The first captured bytes of a record of direction `dir` on a
+  // connection nobody has claimed yet.
+  virtual Detection detect(uint8_t dir, const uint8_t* data, size_t len) const = 0;
+  // A session for a connection this protocol claimed, or took over (then
+  // `handover` says what it inherits; null otherwise).
+  virtual std::unique_ptr<ProtocolSession> open(const ConnectionContext& ctx, const Handover* handover) const = 0;
+};
+
+}  // namespace aster
