@@ -45,7 +45,8 @@ PIPELINE_FAMILIES = {
     "aster_exporter_requests_recorded_total", "aster_exporter_responses_unpaired_total",
     "aster_exporter_requests_unanswered_total", "aster_exporter_body_size_estimated_total",
     "aster_exporter_records_reordered_total", "aster_exporter_records_late_total",
-    "aster_exporter_pipeline_overflow_total", "aster_exporter_http_series", "aster_exporter_path_overflow_total",
+    "aster_exporter_pipeline_overflow_total", "aster_exporter_held_bytes_capped_total", "aster_exporter_http_series",
+    "aster_exporter_path_overflow_total",
     "aster_exporter_series_overflow_total", "aster_exporter_route_positions_collapsed_total",
 }
 

@@ -51,6 +51,7 @@ std::vector<prometheus::MetricFamily> PipelineSelfMetrics::Collect() const {
   add_counter(out, "aster_exporter_records_reordered_total", "Records that arrived ahead of an earlier record of the same stream.", stats_.chunks_reordered.get());
   add_counter(out, "aster_exporter_records_late_total", "Records that arrived after their bytes were declared lost (dropped).", stats_.chunks_late.get());
   add_counter(out, "aster_exporter_pipeline_overflow_total", "Outstanding requests dropped because a connection held too many.", stats_.pipeline_overflow.get());
+  add_counter(out, "aster_exporter_held_bytes_capped_total", "Times a connection's out-of-order records held for their predecessors reached the per-connection cap (1 MiB); the bytes still missing were then declared lost.", stats_.held_bytes_capped.get());
   add_gauge(out, "aster_exporter_http_series", "Label combinations in the aster_http_* families.", http_.series_count());
   add_counter(out, "aster_exporter_path_overflow_total", "Requests whose path went to \"_other_\" because the per-service budget was spent.", http_.path_overflows());
   {
