@@ -187,13 +187,6 @@ void HttpStreamParser::end_of_stream(uint64_t /*ts_ns*/) {
   skipped_ = 0;
 }
 
-bool HttpStreamParser::TakeHeadLine(const uint8_t*& p, const uint8_t* end, std::string_view* line) {
-  const uint8_t* start = p;
-  const bool got = TakeLine(p, end, kMaxHeadBytes, line);
-  head_bytes_ += static_cast<uint64_t>(p - start);
-  return got;
-}
-
 bool HttpStreamParser::TakeLine(const uint8_t*& p, const uint8_t* end, size_t limit,
                                 std::string_view* line) {
   if (line_taken_) {

@@ -133,7 +133,12 @@ class HttpStreamParser {
   // stripped) when the line is complete; false after buffering a partial line.
   bool TakeLine(const uint8_t*& p, const uint8_t* end, size_t limit, std::string_view* line);
   // TakeLine for a header or trailer line: counts its bytes into head_bytes_.
-  bool TakeHeadLine(const uint8_t*& p, const uint8_t* end, std::string_view* line);
+  bool TakeHeadLine(const uint8_t*& p, const uint8_t* end, std::string_view* line) {
+    const uint8_t* start = p;
+    const bool got = TakeLine(p, end, kMaxHeadBytes, line);
+    head_bytes_ += static_cast<uint64_t>(p - start);
+    return got;
+  }
   bool ParseStartLine(std::string_view line);
   bool ParseHeaderLine(std::string_view line);
   void FinishHead();
