@@ -121,7 +121,7 @@ pid {self.dir}/nginx.pid;
 error_log {self.dir}/logs/error.log warn;
 events {{ worker_connections 1024; }}
 http {{
-  log_format truth '$request_method $request_uri $status $body_bytes_sent $content_length';
+  log_format truth '$request_method $request_uri $status $body_bytes_sent $content_length $request';
   access_log {self.access_log} truth;
   sendfile on;
   keepalive_requests 1000000;
@@ -161,7 +161,13 @@ http {{
         self.unsent = 0
         with open(self.access_log) as f:
             for line in f:
-                method, uri, status, sent, _ = line.split(" ")
+                method, uri, status, sent, _, request = line.rstrip("\n").split(" ", 5)
+                if method == "-":
+                    # A request line nginx would not take (a lower-case
+                    # method): it logs no method or URI, but the line itself.
+                    parts = request.split(" ")
+                    if len(parts) == 3 and parts[1].startswith("/"):
+                        method, uri = parts[0], parts[1]
                 if skip_unsent_get and method == "GET" and status == "200" and sent == "0":
                     self.unsent += 1
                     continue

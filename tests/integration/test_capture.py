@@ -242,3 +242,25 @@ class GapCaptureTest(CaptureCase):
         self.assertGreater(m.get("aster_exporter_gap_bytes_total", reason="not_captured"), 0)
         self.assertEqual(m.get("aster_http_requests_total", method="UNKNOWN"), 3)
         self.assertGreater(m.get("aster_exporter_parse_errors_total", kind="head_not_captured"), 0)
+
+
+class FirstBytesCaptureTest(CaptureCase):
+    """nginx: first requests split into 1-, 3- and 10-byte reads, a
+    lower-case method and bytes that are no HTTP, each answered."""
+    name = "nginx_first_bytes"
+
+    def test_replay_equals_live(self):
+        from test_exactness import send_in_pieces
+        port = free_port()
+        nginx = Nginx(port, workers=1)
+        self.addCleanup(nginx.stop)
+        nginx.write_file("x.txt", 17)
+        self.start_exporter(f"--target.port={port}")
+        self.exporter.wait_watching("nginx", processes=2)
+        req = b"GET /x.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        for piece in (1, 3, 10):
+            send_in_pieces(port, req, piece)
+        for raw in (b"get /x.txt HTTP/1.1\r\nHost: localhost\r\n\r\n", b"hello, not http\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", port)) as s:
+                http_exchange(s, raw)
+        self.check_replay("nginx", 5)

@@ -31,13 +31,28 @@ namespace aster {
 enum class StreamSource : uint8_t { kSocket, kTlsPlaintext };
 
 enum class Detection : uint8_t {
-  kNotMine,  // not this protocol (or not yet to be told): ask the next one
-  kServer,   // this protocol, and the watched process is the server
-  kClient,   // this protocol, but the watched process is the client: not counted
+  kNotMine,   // not this protocol: ask the next one
+  kServer,    // this protocol, and the watched process is the server
+  kClient,    // this protocol, but the watched process is the client: not counted
   // Not this protocol, and certainly another one this protocol would
   // mistake for its own (HTTP/1.x seeing the HTTP/2 preface): unless a
   // protocol later in the list claims it, the connection is not parsed.
   kRejected,
+  // Too few bytes to tell, and they could still become this protocol's
+  // ("G", "GE", "HTTP/"): the connection waits for the next read.
+  kNeedMore,
+};
+
+// What detection sees: the first captured bytes of one direction from a
+// transfer boundary on (a request split over several reads arrives whole,
+// up to kDetectBytes), and how much the other direction moved before
+// without any protocol claiming it.
+struct FirstBytes {
+  static constexpr size_t kDetectBytes = 64;
+  uint8_t dir = 0;
+  const uint8_t* data = nullptr;
+  size_t len = 0;
+  uint64_t unclaimed_other_direction = 0;
 };
 
 struct ConnectionContext {
@@ -86,9 +101,8 @@ class Protocol {
  public:
   virtual ~Protocol() = default;
   virtual std::string_view name() const = 0;
-  // The first captured bytes of a record of direction `dir` on a
-  // connection nobody has claimed yet.
-  virtual Detection detect(uint8_t dir, const uint8_t* data, size_t len) const = 0;
+  // The first bytes of a direction of a connection nobody has claimed yet.
+  virtual Detection detect(const FirstBytes& b) const = 0;
   // A session for a connection this protocol claimed, or took over (then
   // `handover` says what it inherits; null otherwise).
   virtual std::unique_ptr<ProtocolSession> open(const ConnectionContext& ctx, const Handover* handover) const = 0;

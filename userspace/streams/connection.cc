@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "streams/connection.h"
 
+#include <algorithm>
+
 namespace aster {
 
 Connection::Connection(const ConnectionContext& ctx, const std::vector<const Protocol*>& protocols)
@@ -10,9 +12,14 @@ Connection::~Connection() = default;
 
 void Connection::on_data(const aster_event& ev, const uint8_t* payload) {
   last_activity_ns_ = ev.timestamp_ns;
-  if (role_ == Role::kUnknown) classify(ev, payload);
-  if (!serving()) return;
+  if (role_ == Role::kUnknown) {
+    classify(ev, payload);
+    return;
+  }
+  if (serving()) accept(ev, payload);
+}
 
+void Connection::accept(const aster_event& ev, const uint8_t* payload) {
   Direction& d = dirs_[ev.direction & 1];
   if (!d.started) {
     d.started = true;
@@ -100,31 +107,73 @@ bool Connection::flush_held(uint64_t batch, uint64_t min_age) {
 }
 
 void Connection::classify(const aster_event& ev, const uint8_t* payload) {
-  bool rejected = false;
+  const uint8_t dir = ev.direction & 1;
+  Unclaimed& u = unclaimed_[dir];
+  // A candidate is a run of whole, contiguous transfers from a boundary:
+  // bytes after a gap cannot be read as the start of anything.
+  if (!u.records.empty()) {
+    const aster_event& last = u.records.back().ev;
+    if (last.stream_pos + last.byte_count != ev.stream_pos || last.captured_len != last.byte_count) {
+      give_up_candidate(u);
+    }
+  }
+  u.records.push_back(Held{ev, std::vector<uint8_t>(payload, payload + ev.captured_len), batch_});
+  size_t room = FirstBytes::kDetectBytes - std::min(u.prefix.size(), FirstBytes::kDetectBytes);
+  u.prefix.insert(u.prefix.end(), payload, payload + std::min<size_t>(room, ev.captured_len));
+
+  FirstBytes b;
+  b.dir = dir;
+  b.data = u.prefix.data();
+  b.len = u.prefix.size();
+  b.unclaimed_other_direction = unclaimed_[dir ^ 1].bytes;
+  bool rejected = false, need_more = false;
   for (const Protocol* p : protocols_) {
-    switch (p->detect(ev.direction, payload, ev.captured_len)) {
-      case Detection::kServer:
+    switch (p->detect(b)) {
+      case Detection::kServer: {
         role_ = Role::kServer;
         session_ = p->open(ctx_, nullptr);
+        // The records it decided on start the streams; the other
+        // direction's unclaimed bytes came before anything it can pair.
+        std::vector<Held> run = std::move(u.records);
+        for (auto& x : unclaimed_) x = Unclaimed{};
+        for (const Held& h : run) {
+          if (serving()) accept(h.ev, h.bytes.data());
+        }
         return;
+      }
       case Detection::kClient:
         // The watched process is the client here: its requests are some
         // other server's to count.
         role_ = Role::kClient;
         ctx_.stats->connections_client.add();
+        for (auto& x : unclaimed_) x = Unclaimed{};
         return;
       case Detection::kRejected:
         rejected = true;
+        break;
+      case Detection::kNeedMore:
+        need_more = true;
         break;
       case Detection::kNotMine:
         break;
     }
   }
-  unclassified_bytes_ += ev.byte_count;
+  if (need_more && !rejected && u.prefix.size() < FirstBytes::kDetectBytes) return;  // wait for the next read
+  give_up_candidate(u);
   if (rejected || unclassified_bytes_ > kMaxUnclassifiedBytes) {
     role_ = Role::kNotHttp;
     ctx_.stats->connections_not_http.add();
+    for (auto& x : unclaimed_) x = Unclaimed{};
   }
+}
+
+void Connection::give_up_candidate(Unclaimed& u) {
+  for (const Held& h : u.records) {
+    u.bytes += h.ev.byte_count;
+    unclassified_bytes_ += h.ev.byte_count;
+  }
+  u.records.clear();
+  u.prefix.clear();
 }
 
 void Connection::deliver(const aster_event& ev, const uint8_t* payload) {

@@ -55,7 +55,20 @@ class Connection {
     std::vector<Held> held;
   };
 
+  // The first bytes of a direction, from a transfer boundary on, kept while
+  // a protocol needs more of them to decide (a request split over reads).
+  struct Unclaimed {
+    std::vector<Held> records;
+    std::vector<uint8_t> prefix;  // their captured bytes, up to FirstBytes::kDetectBytes
+    uint64_t bytes = 0;           // bytes moved in this direction that nobody claimed
+  };
+
+  // Offers the connection's first bytes to the protocols; once one claims
+  // it, the records it decided on go through accept() in order.
   void classify(const aster_event& ev, const uint8_t* payload);
+  void give_up_candidate(Unclaimed& u);
+  // The ordered path: stream positions, holding, delivery.
+  void accept(const aster_event& ev, const uint8_t* payload);
   void deliver(const aster_event& ev, const uint8_t* payload);
   // After the session took bytes: stop, or hand over to another protocol.
   bool follow_session();
@@ -71,6 +84,7 @@ class Connection {
   std::unique_ptr<ProtocolSession> session_;
   Role role_ = Role::kUnknown;
   uint64_t unclassified_bytes_ = 0;
+  Unclaimed unclaimed_[2];
   uint64_t last_activity_ns_ = 0;
   uint64_t batch_ = 0;
   size_t held_bytes_ = 0;

@@ -247,3 +247,48 @@ TEST(Connection, PathBudgetBoundsSeries) {
 
 }  // namespace
 }  // namespace aster
+
+namespace aster {
+namespace {
+
+// The connection's first request, however the server's reads split it.
+TEST(Connection, TheFirstRequestSplitAtAnyByteIsCountedAsSent) {
+  const std::string req = "GET /a/x.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  for (size_t cut = 1; cut < req.size(); ++cut) {
+    Harness h;
+    h.data(1, IN, req.substr(0, cut), 1 * ms);
+    h.data(1, IN, req.substr(cut), 2 * ms);
+    h.data(1, OUT, resp, 3 * ms);
+    EXPECT_EQ(h.value("aster_http_requests_total", {{"method", "GET"}, {"path", "/a/x.txt"}, {"status", "2xx"}}), 1)
+        << "cut at " << cut;
+    EXPECT_EQ(h.value("aster_http_request_duration_seconds", {{"path", "/a/x.txt"}}, "sum"), 0.002) << cut;
+  }
+  Harness one;  // a byte per read
+  for (size_t i = 0; i < req.size(); ++i) one.data(2, IN, req.substr(i, 1), (i + 1) * ms);
+  one.data(2, OUT, resp, 100 * ms);
+  EXPECT_EQ(one.value("aster_http_requests_total", {{"method", "GET"}, {"path", "/a/x.txt"}}), 1);
+}
+
+TEST(Connection, AnyMethodTokenIsARequestAndOtherMethodsAreOther) {
+  Harness h;
+  h.data(1, IN, "get /a/x.txt HTTP/1.1\r\nHost: x\r\n\r\n", 1 * ms);
+  h.data(1, OUT, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", 2 * ms);
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"method", "OTHER"}, {"path", "/a/x.txt"}, {"status", "4xx"}}), 1);
+}
+
+TEST(Connection, AnAnswerToBytesThatWereNoRequestCounts) {
+  Harness h;
+  h.data(1, IN, std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11), 1 * ms);
+  h.data(1, OUT, "HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\n\r\nbad request", 2 * ms);
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"method", "UNKNOWN"}, {"path", "_unknown_"}, {"status", "4xx"}}), 1);
+  EXPECT_EQ(h.stats.responses_unpaired.get(), 1u);
+  // An answer with nothing read before it answers a request read before the
+  // exporter attached: not counted.
+  Harness late;
+  late.data(2, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 1 * ms);
+  EXPECT_EQ(late.value("aster_http_requests_total", {}), 0);
+}
+
+}  // namespace
+}  // namespace aster

@@ -108,8 +108,9 @@ class LineSession : public ProtocolSession {
 class LineProtocol : public Protocol {
  public:
   std::string_view name() const override { return "line"; }
-  Detection detect(uint8_t dir, const uint8_t* data, size_t len) const override {
-    if (len >= 4 && std::memcmp(data, "ASK ", 4) == 0) return dir == IN ? Detection::kServer : Detection::kClient;
+  Detection detect(const FirstBytes& b) const override {
+    if (b.len < 4) return std::memcmp(b.data, "ASK ", b.len) == 0 ? Detection::kNeedMore : Detection::kNotMine;
+    if (std::memcmp(b.data, "ASK ", 4) == 0) return b.dir == IN ? Detection::kServer : Detection::kClient;
     return Detection::kNotMine;
   }
   std::unique_ptr<ProtocolSession> open(const ConnectionContext& ctx, const Handover*) const override {
@@ -149,7 +150,7 @@ class SecondSession : public ProtocolSession {
 class SecondProtocol : public Protocol {
  public:
   std::string_view name() const override { return "second"; }
-  Detection detect(uint8_t, const uint8_t*, size_t) const override { return Detection::kNotMine; }
+  Detection detect(const FirstBytes&) const override { return Detection::kNotMine; }
   std::unique_ptr<ProtocolSession> open(const ConnectionContext& ctx, const Handover* h) const override {
     return std::make_unique<SecondSession>(ctx, h, &got);
   }

@@ -10,7 +10,7 @@ namespace aster {
 class Http1Protocol : public Protocol {
  public:
   std::string_view name() const override { return "http1"; }
-  Detection detect(uint8_t dir, const uint8_t* data, size_t len) const override;
+  Detection detect(const FirstBytes& b) const override;
   std::unique_ptr<ProtocolSession> open(const ConnectionContext& ctx, const Handover* handover) const override;
 };
 
