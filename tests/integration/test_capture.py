@@ -221,9 +221,9 @@ class GoCaptureTest(CaptureCase):
 
 
 class GapCaptureTest(CaptureCase):
-    """--capture.bytes=512: request heads longer than the capture become
-    gaps (their answers count as UNKNOWN, the loss as head_not_captured),
-    and so do the uncopied parts of bodies."""
+    """--capture.bytes=512: request heads longer than the capture (their
+    request lines were captured, so they keep method and path; the loss
+    counts as head_not_captured), and the uncopied parts of bodies."""
     name = "nginx_gaps"
     exporter_args = ("--capture.bytes=512",)
 
@@ -240,7 +240,10 @@ class GapCaptureTest(CaptureCase):
         self.check_replay("nginx", 4)
         m = Metrics(replay(self.capture))
         self.assertGreater(m.get("aster_exporter_gap_bytes_total", reason="not_captured"), 0)
-        self.assertEqual(m.get("aster_http_requests_total", method="UNKNOWN"), 3)
+        self.assertEqual(m.get("aster_http_requests_total", method="GET", path="/a.txt"), 4)
+        self.assertEqual(m.get("aster_http_requests_total", method="UNKNOWN"), 0)
+        # The three whose heads were cut have no request-size sample: unknown.
+        self.assertEqual(m.get("aster_http_request_size_bytes_count", path="/a.txt"), 1)
         self.assertGreater(m.get("aster_exporter_parse_errors_total", kind="head_not_captured"), 0)
 
 

@@ -26,6 +26,9 @@ struct Exchange {
   bool request_seen = true;
   // The request body was not fully read before the answer (413, early 401).
   bool request_incomplete = false;
+  // False when the request body's size cannot be known (its head's end was
+  // not captured): no request-size sample is taken for it.
+  bool request_body_known = true;
   HttpMethod method = HttpMethod::kOther;
   // The request's path without query or fragment, as the protocol read it
   // (the metrics layer turns it into a route label). Valid during the call.

@@ -89,6 +89,7 @@ void Http1Session::record(const Pending& x) {
   e.path = &x.path;
   e.status = x.status;
   e.request_body_bytes = x.request_body;
+  e.request_body_known = x.request_body_known;
   e.response_body_bytes = x.response_body;
   e.first_byte_ns = x.first_byte_ns;
   e.last_byte_ns = x.last_byte_ns;
@@ -127,6 +128,7 @@ void Http1Session::on_request_complete(const MessageDone& done) {
   if (fifo_size_ == 0) return;
   Pending& x = fifo_at(fifo_size_ - 1);
   x.request_body = done.body_bytes;
+  x.request_body_known = done.body_known;
   x.request_complete = true;
   if (!done.body_exact) stats_.bodies_estimated.add();
   record_ready(false);

@@ -36,6 +36,7 @@ class Http1Session : public ProtocolSession {
     std::string path;
     uint64_t first_byte_ns = 0;
     uint64_t request_body = 0;
+    bool request_body_known = true;
     bool request_complete = false;
     bool answered = false;
     uint16_t status = 0;

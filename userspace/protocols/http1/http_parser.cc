@@ -95,7 +95,11 @@ uint64_t HttpStreamParser::GapStep(uint64_t len) {
       DropMessage(ParseError::kHeadNotCaptured, len + (in_message_ ? head_bytes_ : 0), false);
       return len;
     case State::kHeaders:
-      DropMessage(ParseError::kHeadNotCaptured, len + head_bytes_, false);
+      if (kind_ == StreamKind::kRequests) {
+        HeadCutByGap(len);
+      } else {
+        DropMessage(ParseError::kHeadNotCaptured, len + head_bytes_, false);
+      }
       return len;
     case State::kBody:
     case State::kChunkData: {
@@ -286,6 +290,25 @@ void HttpStreamParser::Complete() {
   est_trailers_ = false;
   est_terminated_ = false;
   state_ = stop ? State::kStopped : State::kStartLine;
+}
+
+void HttpStreamParser::HeadCutByGap(uint64_t len) {
+  // Still counted as a head not captured: what followed the gap is unknown.
+  sink_->on_error(ParseError::kHeadNotCaptured, len + head_bytes_);
+  if (cl_seen_ && !cl_bad_) head_.content_length = cl_value_;
+  sink_->on_head(head_, first_ts_);
+  MessageDone done;
+  done.first_byte_ns = first_ts_;
+  done.last_byte_ns = ts_;
+  // A Content-Length read before the gap gives the body's size even though
+  // where it starts is not known; without one it cannot be known.
+  if (cl_seen_ && !cl_bad_ && !te_seen_) {
+    done.body_bytes = static_cast<uint64_t>(cl_value_);
+  } else {
+    done.body_known = false;
+  }
+  sink_->on_message_complete(head_, done);
+  EnterResync(false);
 }
 
 void HttpStreamParser::DropMessage(ParseError err, uint64_t bytes, bool at_line_start) {

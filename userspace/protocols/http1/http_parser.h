@@ -53,6 +53,9 @@ struct MessageDone {
   uint64_t last_byte_ns = 0;   // time of the syscall that moved the last byte
   uint64_t body_bytes = 0;     // decoded body bytes (chunked: sum of chunk sizes)
   bool body_exact = true;      // false only when chunk framing fell into a gap
+  // False when the body's size cannot be known at all (a request head
+  // whose end fell into a gap before any Content-Length was read).
+  bool body_known = true;
 };
 
 class HttpParserSink {
@@ -145,6 +148,10 @@ class HttpStreamParser {
   void BeginChunkedBody();
   void EnterEstimate(uint64_t lost_bytes);
   void Complete();
+  // A request head whose end fell into a gap of `len` bytes after its
+  // request line was read: the request is reported with its method and
+  // path (and paired with its answer), then the stream resynchronises.
+  void HeadCutByGap(uint64_t len);
   // Reports `err`, forgets the message in progress and resynchronises.
   void DropMessage(ParseError err, uint64_t bytes, bool at_line_start);
   void EnterResync(bool at_line_start);
