@@ -84,17 +84,39 @@ make_root() {
 }
 
 # in_root CMD: runs CMD with bash in the root, from the clone, with the
-# environment a root login there would have (plus CI).
-in_root() {
-  chroot "$fresh_root" /usr/bin/env -i \
+# environment a root login there would have (plus CI). in_root_exec does
+# the same in place of the calling (sub)shell, so that `( in_root_exec CMD ) &`
+# leaves $! the pid of CMD itself when CMD ends in exec.
+in_root() { (in_root_exec "$1"); }
+in_root_exec() {
+  exec chroot "$fresh_root" /usr/bin/env -i \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     HOME=/root LANG=C.UTF-8 TERM=dumb ${CI:+CI=$CI} \
     bash -c "cd /root/aster-exporter && $1"
 }
 
+# Every process whose root is the fresh root (what the run started there).
+root_pids() {
+  local p r
+  for p in /proc/[0-9]*; do
+    r=$(readlink "$p/root" 2>/dev/null) || continue
+    [ "$r" = "$fresh_root" ] && echo "${p#/proc/}"
+  done
+}
+
 drop_root() {
   [ -n "$fresh_root" ] && [ -d "$fresh_root" ] || return 0
-  local m
+  local m pids
+  # Nothing started in the root may outlive the run (an exporter left behind
+  # would hold port 8497 and keep probes loaded on a shared machine).
+  pids=$(root_pids)
+  if [ -n "$pids" ]; then
+    echo "   stopping what still runs in the root: $(echo $pids)"
+    kill $pids 2>/dev/null || true
+    sleep 2
+    pids=$(root_pids)
+    [ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
+  fi
   for m in var/cache/apt/archives dev sys proc; do
     umount -R "$fresh_root/$m" 2>/dev/null || umount -R -l "$fresh_root/$m" 2>/dev/null || true
   done
