@@ -111,8 +111,10 @@ void apply_yaml_node(const YAML::Node& root, Config& cfg) {
     }
   }
   if (auto w = root["web"]) {
-    reject_unknown(w, "web.", {"listen_address"});
+    reject_unknown(w, "web.", {"listen_address", "max_connections", "header_timeout_ms"});
     if (w["listen_address"]) cfg.listen_address = check_listen("web.listen_address", scalar(w["listen_address"], "web.listen_address"));
+    if (w["max_connections"]) cfg.web_max_connections = parse_uint("web.max_connections", scalar(w["max_connections"], "web.max_connections"), 4, 4096);
+    if (w["header_timeout_ms"]) cfg.web_header_timeout_ms = parse_uint("web.header_timeout_ms", scalar(w["header_timeout_ms"], "web.header_timeout_ms"), 100, 60000);
   }
   if (auto t = root["targets"]) {
     if (!t.IsSequence()) throw ConfigError{"targets: expected a list of selectors"};
@@ -178,6 +180,10 @@ void apply_flag(const Flag& f, Config& cfg) {
   const std::string key = "--" + f.name;
   if (f.name == "web.listen-address") {
     cfg.listen_address = check_listen(key, need());
+  } else if (f.name == "web.max-connections") {
+    cfg.web_max_connections = parse_uint(key, need(), 4, 4096);
+  } else if (f.name == "web.header-timeout-ms") {
+    cfg.web_header_timeout_ms = parse_uint(key, need(), 100, 60000);
   } else if (f.name == "web.telemetry-path") {
     cfg.telemetry_path = check_path(key, need());
   } else if (f.name == "config.file") {
@@ -255,6 +261,10 @@ std::string usage_text() {
       "flags (each also settable in the YAML file; flags win over environment, environment over file):\n"
       "  --web.listen-address=HOST:PORT   where to serve metrics (default :8497)\n"
       "  --web.telemetry-path=PATH        metrics path (default /metrics)\n"
+      "  --web.max-connections=N          clients served at once, a worker thread each (4..4096,\n"
+      "                                   default 128)\n"
+      "  --web.header-timeout-ms=N        time a client has to send its request head\n"
+      "                                   (100..60000, default 3000)\n"
       "  --config.file=FILE               YAML configuration file\n"
       "  --target.port=P[,P...]           watch the processes listening on these TCP ports\n"
       "  --target.pid=PID[,PID...]        watch these processes\n"

@@ -37,6 +37,12 @@ struct Config {
   bool metrics_enabled = true;
   std::string telemetry_path = "/metrics";
   std::string listen_address = ":8497";
+  // /metrics under slow or many clients: civetweb serves each connection on
+  // a thread of its own, so the workers bound the clients served at once,
+  // and a client gets this long to send its request head before it is
+  // dropped (Prometheus's default scrape timeout is 10 s).
+  uint32_t web_max_connections = 128;
+  uint32_t web_header_timeout_ms = 3000;
   // No selector: watch every process listening on a TCP port.
   std::vector<TargetSelector> targets;
   uint32_t capture_bytes = 4096;

@@ -80,8 +80,15 @@ struct WebServer::Handlers {
 std::unique_ptr<WebServer> WebServer::start(const Config& cfg, Collectables collectables,
                                             const std::string& landing_note, std::string* error) {
   std::unique_ptr<WebServer> ws(new WebServer());
+  // civetweb gives each connection a worker until it closes, and
+  // request_timeout_ms bounds the whole head's arrival (not each read), so
+  // a client trickling a head a byte at a time holds a worker at most that
+  // long. Keep-alive connections are closed after one idle timeout, so a
+  // scraper's idle connection does not hold a worker between scrapes.
   std::vector<std::string> options = {"listening_ports", civet_listen(cfg.listen_address),
-                                      "num_threads", "4", "request_timeout_ms", "10000"};
+                                      "num_threads", std::to_string(cfg.web_max_connections),
+                                      "request_timeout_ms", std::to_string(cfg.web_header_timeout_ms),
+                                      "keep_alive_timeout_ms", std::to_string(cfg.web_header_timeout_ms)};
   try {
     ws->server_ = std::make_unique<CivetServer>(options);
   } catch (const CivetException& e) {

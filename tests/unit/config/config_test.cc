@@ -174,6 +174,25 @@ TEST_F(ConfigTest, SourcesKeepWhatTheConfigWasMadeOf) {
   EXPECT_EQ(again.config->metrics.prefix, "shop");
 }
 
+TEST_F(ConfigTest, WebLimitsByFlagOrKeyAndBadValuesNamed) {
+  auto d = parse({});
+  ASSERT_TRUE(d.config);
+  EXPECT_EQ(d.config->web_max_connections, 128u);
+  EXPECT_EQ(d.config->web_header_timeout_ms, 3000u);
+  std::string path = write_file("web:\n  max_connections: 40\n  header_timeout_ms: 1500\n");
+  auto f = parse({"--config.file=" + path});
+  ASSERT_TRUE(f.config) << f.message;
+  EXPECT_EQ(f.config->web_max_connections, 40u);
+  EXPECT_EQ(f.config->web_header_timeout_ms, 1500u);
+  auto g = parse({"--config.file=" + path, "--web.max-connections=300"});
+  ASSERT_TRUE(g.config) << g.message;
+  EXPECT_EQ(g.config->web_max_connections, 300u);
+  std::remove(path.c_str());
+  auto bad = parse({"--web.header-timeout-ms=5"});
+  EXPECT_FALSE(bad.config);
+  EXPECT_NE(bad.message.find("--web.header-timeout-ms"), std::string::npos) << bad.message;
+}
+
 TEST_F(ConfigTest, RecordAndReplayExcludeEachOther) {
   auto r = parse({"--capture.record=/tmp/a.cap", "--capture.replay=/tmp/b.cap"});
   EXPECT_FALSE(r.config);
