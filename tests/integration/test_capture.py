@@ -74,6 +74,18 @@ class CaptureCase(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.dir, True)
         self.capture = os.path.join(self.dir, "capture.cap")
 
+    def watched_nginx(self, files, workers=1):
+        """nginx with these {name: size} files, watched by a recording
+        exporter; returns its port."""
+        port = free_port()
+        nginx = Nginx(port, workers=workers)
+        self.addCleanup(nginx.stop)
+        for name, size in files.items():
+            nginx.write_file(name, size)
+        self.start_exporter(f"--target.port={port}")
+        self.exporter.wait_watching("nginx", processes=workers + 1)
+        return port
+
     def start_exporter(self, *selector):
         self.exporter = Exporter(*selector, *self.exporter_args, f"--capture.record={self.capture}")
         self.addCleanup(self.exporter.stop)
@@ -135,13 +147,7 @@ class NginxCaptureTest(CaptureCase):
     name = "nginx_keepalive_pipelined"
 
     def test_replay_equals_live(self):
-        port = free_port()
-        nginx = Nginx(port)
-        self.addCleanup(nginx.stop)
-        nginx.write_file("small.txt", 13)
-        nginx.write_file("big.bin", 256 << 10)
-        self.start_exporter(f"--target.port={port}")
-        self.exporter.wait_watching("nginx", processes=3)
+        port = self.watched_nginx({"small.txt": 13, "big.bin": 256 << 10}, workers=2)
         base = f"http://127.0.0.1:{port}"
         curl(*[f"{base}/small.txt"] * 4, *[f"{base}/big.bin"] * 2, f"{base}/missing/1", f"{base}/missing/2")
         curl("-I", f"{base}/small.txt")
@@ -228,12 +234,7 @@ class GapCaptureTest(CaptureCase):
     exporter_args = ("--capture.bytes=512",)
 
     def test_replay_equals_live(self):
-        port = free_port()
-        nginx = Nginx(port, workers=1)
-        self.addCleanup(nginx.stop)
-        nginx.write_file("a.txt", 3000)
-        self.start_exporter(f"--target.port={port}")
-        self.exporter.wait_watching("nginx", processes=2)
+        port = self.watched_nginx({"a.txt": 3000})
         long_header = "X-Padding: " + "p" * 600
         curl("-H", long_header, *[f"http://127.0.0.1:{port}/a.txt"] * 3)
         curl(f"http://127.0.0.1:{port}/a.txt")
@@ -254,12 +255,7 @@ class FirstBytesCaptureTest(CaptureCase):
 
     def test_replay_equals_live(self):
         from test_exactness import send_in_pieces
-        port = free_port()
-        nginx = Nginx(port, workers=1)
-        self.addCleanup(nginx.stop)
-        nginx.write_file("x.txt", 17)
-        self.start_exporter(f"--target.port={port}")
-        self.exporter.wait_watching("nginx", processes=2)
+        port = self.watched_nginx({"x.txt": 17})
         req = b"GET /x.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
         for piece in (1, 3, 10):
             send_in_pieces(port, req, piece)
