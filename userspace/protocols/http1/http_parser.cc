@@ -295,14 +295,16 @@ void HttpStreamParser::Complete() {
 void HttpStreamParser::HeadCutByGap(uint64_t len) {
   // Still counted as a head not captured: what followed the gap is unknown.
   sink_->on_error(ParseError::kHeadNotCaptured, len + head_bytes_);
-  if (cl_seen_ && !cl_bad_) head_.content_length = cl_value_;
+  // A Content-Length read before the gap (and no Transfer-Encoding) gives
+  // the body's size even though where it starts is not known; without one
+  // it cannot be known. Either way the head reports only what was read.
+  const bool sized = cl_seen_ && !cl_bad_ && !te_seen_;
+  if (sized) head_.content_length = cl_value_;
   sink_->on_head(head_, first_ts_);
   MessageDone done;
   done.first_byte_ns = first_ts_;
   done.last_byte_ns = ts_;
-  // A Content-Length read before the gap gives the body's size even though
-  // where it starts is not known; without one it cannot be known.
-  if (cl_seen_ && !cl_bad_ && !te_seen_) {
+  if (sized) {
     done.body_bytes = static_cast<uint64_t>(cl_value_);
   } else {
     done.body_known = false;
