@@ -100,8 +100,9 @@ root_pids() {
   local p r
   for p in /proc/[0-9]*; do
     r=$(readlink "$p/root" 2>/dev/null) || continue
-    [ "$r" = "$fresh_root" ] && echo "${p#/proc/}"
+    if [ "$r" = "$fresh_root" ]; then echo "${p#/proc/}"; fi
   done
+  return 0
 }
 
 drop_root() {
