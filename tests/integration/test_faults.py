@@ -119,3 +119,47 @@ class KillTest(unittest.TestCase):
         self.assertEqual(exporter.proc.p.returncode, 0, exporter.proc.output()[-2000:])
         load.stop()
         self.assertEqual(load.bad, [])
+
+
+class RingOverflowTest(unittest.TestCase):
+    """The exporter stopped (SIGSTOP) while a burst fills its smallest ring:
+    the records that did not fit are counted as lost, nothing is counted
+    that did not happen, and after the burst counting is exact again."""
+
+    def test_overflow_is_counted_and_exact_counting_resumes(self):
+        port = free_port()
+        nginx = Nginx(port, workers=1)
+        self.addCleanup(nginx.stop)
+        nginx.write_file("o.txt", 50)
+        exporter = Exporter(f"--target.port={port}", "--bpf.ringbuf-bytes=65536")
+        self.addCleanup(exporter.stop)
+        exporter.wait_watching("nginx", processes=2)
+        url = f"http://127.0.0.1:{port}/o.txt"
+        os.kill(exporter.proc.pid, signal.SIGSTOP)
+        try:
+            burst = 0
+            for _ in range(40):  # 40 connections of 50 requests: far more than 64 KiB of records
+                burst += len(curl(*[url] * 50))
+        finally:
+            os.kill(exporter.proc.pid, signal.SIGCONT)
+
+        def settled():
+            m = exporter.scrape()
+            time.sleep(0.3)
+            again = exporter.scrape()
+            key = lambda x: (x.get("aster_http_requests_total"), x.get("aster_exporter_events_lost_total"))
+            return again if key(m) == key(again) else None
+        m = wait_for(settled, timeout=20, what="the exporter to catch up after the burst")
+        lost = m.get("aster_exporter_events_lost_total")
+        self.assertGreater(lost, 0, "a 64 KiB ring cannot hold a 2000-request burst")
+        self.assertGreater(m.get("aster_exporter_lost_bytes_total"), 0)
+        counted = m.get("aster_http_requests_total", service="nginx")
+        self.assertLessEqual(counted, burst, "nothing counted that did not happen")
+        paths = {l["path"] for l in m.series("aster_http_requests_total", service="nginx")}
+        self.assertLessEqual(paths, {"/o.txt", "_unknown_"}, "no series invented from what was lost")
+        self.assertEqual(m.get("aster_http_requests_total", service="nginx", path="/o.txt", status="2xx") +
+                         m.get("aster_http_requests_total", service="nginx", path="_unknown_"), counted)
+        # After the burst: new connections, counted exactly.
+        self.assertEqual(curl(*[url] * 10), [(200, 50)] * 10)
+        exporter.wait_count(counted + 10, service="nginx")
+        self.assertEqual(exporter.scrape().get("aster_exporter_events_lost_total"), lost, "no loss after the burst")

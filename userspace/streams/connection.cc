@@ -63,6 +63,8 @@ void Connection::hold(Direction& d, const aster_event& ev, const uint8_t* payloa
   held_bytes_ += ev.captured_len;
   if (held_bytes_ <= kMaxHeldBytes) return;
   ctx_.stats->held_bytes_capped.add();
+  // Releasing this direction is enough: every addition checks the cap, so
+  // the excess is at most the record just held, which is in `d`.
   while (held_bytes_ > kMaxHeldBytes && !d.held.empty()) {
     release_oldest(d);
     deliver_following(d);
