@@ -64,9 +64,24 @@ ensure_base() {
   rm -rf --one-file-system "$tmp"
 }
 
+# Roots left by runs that were killed before their clean-up (their owner
+# pid is gone): their processes stopped, mounts undone, files removed.
+drop_stale_roots() {
+  local d owner
+  for d in /var/tmp/aster-ci-root.*; do
+    [ -d "$d" ] || continue
+    owner=$(cat "$d/.ci-owner" 2>/dev/null || echo 0)
+    [ "$owner" != 0 ] && kill -0 "$owner" 2>/dev/null && continue
+    echo "   removing a root left by an earlier run: $d"
+    (fresh_root=$d; drop_root) || true
+  done
+}
+
 # make_root SRC: a new root from the base with SRC copied to /root/aster-exporter.
 make_root() {
+  drop_stale_roots
   fresh_root=$(mktemp -d /var/tmp/aster-ci-root.XXXXXX)
+  echo $$ >"$fresh_root/.ci-owner"
   tar -C "$fresh_root" -xf "$fresh_base"
   cp /etc/resolv.conf "$fresh_root/etc/resolv.conf" 2>/dev/null || true
   # Installed daemons (nginx, prometheus) must not start: they would take
