@@ -119,15 +119,22 @@ void Connection::classify(const aster_event& ev, const uint8_t* payload) {
       give_up_candidate(u);
     }
   }
-  u.records.push_back(Held{ev, std::vector<uint8_t>(payload, payload + ev.captured_len), batch_});
-  size_t room = FirstBytes::kDetectBytes - std::min(u.prefix.size(), FirstBytes::kDetectBytes);
-  u.prefix.insert(u.prefix.end(), payload, payload + std::min<size_t>(room, ev.captured_len));
-
+  // Most connections are decided by their first record: it is read in
+  // place, and kept (copied) only while a protocol needs more bytes.
+  const bool alone = u.records.empty();
   FirstBytes b;
   b.dir = dir;
-  b.data = u.prefix.data();
-  b.len = u.prefix.size();
   b.unclaimed_other_direction = unclaimed_[dir ^ 1].bytes;
+  if (alone) {
+    b.data = payload;
+    b.len = std::min<size_t>(ev.captured_len, FirstBytes::kDetectBytes);
+  } else {
+    u.records.push_back(Held{ev, std::vector<uint8_t>(payload, payload + ev.captured_len), batch_});
+    size_t room = FirstBytes::kDetectBytes - std::min(u.prefix.size(), FirstBytes::kDetectBytes);
+    u.prefix.insert(u.prefix.end(), payload, payload + std::min<size_t>(room, ev.captured_len));
+    b.data = u.prefix.data();
+    b.len = u.prefix.size();
+  }
   bool rejected = false, need_more = false;
   for (const Protocol* p : protocols_) {
     switch (p->detect(b)) {
@@ -138,6 +145,10 @@ void Connection::classify(const aster_event& ev, const uint8_t* payload) {
         // direction's unclaimed bytes came before anything it can pair.
         std::vector<Held> run = std::move(u.records);
         for (auto& x : unclaimed_) x = Unclaimed{};
+        if (alone) {
+          accept(ev, payload);
+          return;
+        }
         for (const Held& h : run) {
           if (serving()) accept(h.ev, h.bytes.data());
         }
@@ -160,8 +171,19 @@ void Connection::classify(const aster_event& ev, const uint8_t* payload) {
         break;
     }
   }
-  if (need_more && !rejected && u.prefix.size() < FirstBytes::kDetectBytes) return;  // wait for the next read
-  give_up_candidate(u);
+  if (need_more && !rejected && b.len < FirstBytes::kDetectBytes) {
+    if (alone) {  // wait for the next read, keeping this one
+      u.records.push_back(Held{ev, std::vector<uint8_t>(payload, payload + ev.captured_len), batch_});
+      u.prefix.assign(b.data, b.data + b.len);
+    }
+    return;
+  }
+  if (alone) {
+    u.bytes += ev.byte_count;
+    unclassified_bytes_ += ev.byte_count;
+  } else {
+    give_up_candidate(u);
+  }
   if (rejected || unclassified_bytes_ > kMaxUnclassifiedBytes) {
     role_ = Role::kNotHttp;
     ctx_.stats->connections_not_http.add();
