@@ -10,27 +10,25 @@
 namespace aster {
 namespace {
 
-using http_syntax::IsTchar;
+using http_syntax::PlausibleStart;
 
-// The longest method token taken for the start of a request line.
-constexpr size_t kMaxMethod = 16;
-constexpr char kStatusLine[] = "HTTP/1.";
-constexpr size_t kStatusLineLen = sizeof kStatusLine - 1;
 // The HTTP/2 client connection preface (RFC 9113 section 3.4) has the shape
 // of an HTTP/1 request line; it is HTTP/2's, never a request.
 constexpr char kHttp2Preface[] = "PRI * HTTP/2.0\r\n";
+constexpr size_t kStatusLineLen = sizeof "HTTP/1." - 1;
 
 enum class Shape { kNo, kMaybe, kYes };
 
-// "GET /", "OPTIONS *", "CONNECT host:443", "get /" (another method, OTHER):
-// a token, one space, then the first byte of a target. Any token: a method
-// outside the standard set is still a request, and its answer counts.
+// Whether bytes begin a request line: "GET /", "OPTIONS *", "CONNECT
+// host:443", "get /" (another method, OTHER). The parser's own test of what
+// may begin a start line (a method token, then a space) says no or maybe;
+// it is a request once the first byte of a target follows the space.
 Shape request_start(const uint8_t* p, size_t n) {
-  size_t i = 0;
-  while (i < n && i < kMaxMethod && IsTchar(static_cast<char>(p[i]))) ++i;
-  if (i == 0) return Shape::kNo;
-  if (i == n) return i < kMaxMethod ? Shape::kMaybe : Shape::kNo;
-  if (p[i] != ' ') return Shape::kNo;
+  const char* c = reinterpret_cast<const char*>(p);
+  if (n == 0 || !PlausibleStart(StreamKind::kRequests, c, n)) return Shape::kNo;
+  const void* sp = std::memchr(c, ' ', n);
+  if (!sp) return Shape::kMaybe;  // a token so far
+  size_t i = static_cast<const char*>(sp) - c;
   if (i + 1 == n) return Shape::kMaybe;
   uint8_t t = p[i + 1];
   bool target = t == '/' || t == '*' || (t >= 'a' && t <= 'z') || (t >= 'A' && t <= 'Z') || (t >= '0' && t <= '9');
@@ -38,8 +36,8 @@ Shape request_start(const uint8_t* p, size_t n) {
 }
 
 Shape status_line_start(const uint8_t* p, size_t n) {
-  if (n >= kStatusLineLen) return std::memcmp(p, kStatusLine, kStatusLineLen) == 0 ? Shape::kYes : Shape::kNo;
-  return std::memcmp(p, kStatusLine, n) == 0 ? Shape::kMaybe : Shape::kNo;
+  if (n == 0 || !PlausibleStart(StreamKind::kResponses, reinterpret_cast<const char*>(p), n)) return Shape::kNo;
+  return n >= kStatusLineLen ? Shape::kYes : Shape::kMaybe;
 }
 
 }  // namespace
