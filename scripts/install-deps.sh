@@ -16,8 +16,9 @@ build=(cmake g++ make pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g
 # server, dpkg-dev for the .deb, setpriv (util-linux) and capsh (libcap2-bin)
 # for the privilege checks, systemd-analyze to verify the unit, unshare,
 # nsenter (util-linux) and ip (iproute2) for a server in a network namespace
-# of its own, as in a container; file, which CPack's DEB generator runs.
-test=(libgtest-dev googletest libclang-rt-14-dev nginx-light curl wrk python3 python3-yaml file
+# of its own, as in a container; file, which CPack's DEB generator runs;
+# openssl, a TLS server and client on watched ports (test_exactness).
+test=(libgtest-dev googletest libclang-rt-14-dev nginx-light curl wrk python3 python3-yaml file openssl
       prometheus dpkg-dev util-linux procps systemd libcap2-bin golang-go iproute2
       # the Go servers and perf of the benchmark, which the suite runs cut short (bench_smoke)
       golang-github-gin-gonic-gin-dev golang-github-prometheus-client-golang-dev linux-perf

@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -306,6 +307,47 @@ class Exporter:
 
     def stop(self):
         self.proc.stop()
+
+
+# struct aster_event (bpf/aster_events.h), host byte order (little-endian).
+EVENT = struct.Struct("<QQQIIiIHBBHH")
+EVENT_DATA, DIR_INGRESS, DIR_EGRESS = 1, 0, 1
+
+
+def capture_events(path):
+    """The events of a capture (userspace/capture/capture_file.h: "ASTERCAP",
+    version, then frames; a ring-record frame holds one or more events back
+    to back, each 8-byte aligned), as dicts of struct aster_event's fields."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:8] != b"ASTERCAP":
+        raise AssertionError(f"{path} is not a capture")
+    out, pos = [], 16
+    fields = ("timestamp_ns", "conn_id", "stream_pos", "tgid", "tid", "fd", "byte_count", "captured_len", "kind",
+              "direction", "flags", "service_id")
+    while pos + 8 <= len(data):
+        ftype, length = struct.unpack_from("<II", data, pos)
+        payload = data[pos + 8:pos + 8 + length]
+        pos += 8 + (length + 7) // 8 * 8
+        if ftype != 2:  # CaptureFrame::kRingRecord
+            continue
+        off = 0
+        while off + EVENT.size <= len(payload):
+            ev = dict(zip(fields, EVENT.unpack_from(payload, off)))
+            out.append(ev)
+            off += (EVENT.size + (ev["captured_len"] if ev["kind"] == EVENT_DATA else 0) + 7) // 8 * 8
+    return out
+
+
+def reads_per_connection(path):
+    """{conn_id: [byte_count of each read, in stream order]} of a capture's
+    ingress data records: how the watched server's reads really split what
+    its clients sent."""
+    reads = {}
+    for ev in sorted(capture_events(path), key=lambda e: (e["conn_id"], e["stream_pos"])):
+        if ev["kind"] == EVENT_DATA and ev["direction"] == DIR_INGRESS:
+            reads.setdefault(ev["conn_id"], []).append(ev["byte_count"])
+    return reads
 
 
 def curl(*args):

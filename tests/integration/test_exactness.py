@@ -1,13 +1,20 @@
 """Requests as real clients and scanners send them, against nginx's access
 log as the truth: a first request split into small reads, a method token
 outside the standard set (and in lower case), and bytes that are no HTTP at
-all, answered 400. Every answer nginx logged is counted once, with the
-label values the exporter's rules give it."""
+all (a TLS handshake, the HTTP/2 preface, an SSH banner), answered 400.
+Every answer nginx logged is counted once, with the label values the
+exporter's rules give it. And a server that answers in another protocol
+(TLS) is not HTTP: skipped at its first answer, counted, nothing invented."""
+import os
+import shutil
 import socket
+import ssl
+import subprocess
+import tempfile
 import time
 import unittest
 
-from harness import Exporter, Nginx, curl, free_port, http_exchange
+from harness import Exporter, Nginx, Proc, curl, free_port, http_exchange, reads_per_connection, wait_for, wait_port
 from test_pipeline import exporter_view
 
 STANDARD = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"}
@@ -55,7 +62,11 @@ class NginxEdgeTest(unittest.TestCase):
         self.nginx = Nginx(self.port, workers=1, locations="large_client_header_buffers 4 16k;")
         self.addCleanup(self.nginx.stop)
         self.nginx.write_file("x.txt", 17)
-        self.exporter = Exporter(f"--target.port={self.port}")
+        # The capture shows how nginx's reads really split what was sent.
+        self.dir = tempfile.mkdtemp(prefix="aster-exactness-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.capture = os.path.join(self.dir, "capture.cap")
+        self.exporter = Exporter(f"--target.port={self.port}", f"--capture.record={self.capture}")
         self.addCleanup(self.exporter.stop)
         self.exporter.wait_watching("nginx", processes=2)
 
@@ -69,12 +80,22 @@ class NginxEdgeTest(unittest.TestCase):
 
     def test_first_request_split_into_small_reads(self):
         req = b"GET /x.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-        for piece in (1, 3, 10):
+        pieces = (1, 3, 10)
+        for piece in pieces:
             resp = send_in_pieces(self.port, req, piece)
             self.assertTrue(resp.startswith(b"HTTP/1.1 200"), resp[:40])
         m = self.compare(3)
         self.assertEqual(m.get("aster_http_requests_total", method="GET", path="/x.txt", status="2xx"), 3)
         self.assertEqual(m.get("aster_http_response_size_bytes_sum", path="/x.txt"), 3 * 17)
+        # The case is real only if nginx's reads were split: its first read
+        # of each connection ended inside the request line, and it read the
+        # request in more than one piece (connections in the order sent).
+        self.exporter.stop()
+        reads = [r for _, r in sorted(reads_per_connection(self.capture).items())]
+        self.assertEqual([sum(r) for r in reads], [len(req)] * 3, reads)
+        for piece, r in zip(pieces, reads):
+            self.assertLess(r[0], len(b"GET /x.txt HTTP/1.1"), f"{piece}-byte pieces: nginx read {r}")
+            self.assertGreater(len(r), 1, f"{piece}-byte pieces: nginx read {r}")
 
     def test_other_methods_and_junk_answered_400_are_counted(self):
         payloads = [
@@ -82,14 +103,27 @@ class NginxEdgeTest(unittest.TestCase):
             b"BREW /x.txt HTTP/1.1\r\nHost: localhost\r\n\r\n",       # unknown method (nginx: 405 or 400)
             b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + bytes(range(32)) + b"\r\n\r\n",  # TLS-like
             b"hello there, this is not http\r\n\r\n",
+            b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n",               # a scanner's SSH banner
         ]
         for p in payloads:
             with socket.create_connection(("127.0.0.1", self.port)) as s:
                 resp = http_exchange(s, p)
                 self.assertTrue(resp.startswith(b"HTTP/1.1 4"), resp[:40])
-        m = self.compare(len(payloads))
+        # Real clients: a TLS handshake to the plain port (nginx answers its
+        # ClientHello 400 in plain text, which the client takes for a bad
+        # record), and HTTP/2 with prior knowledge (nginx without http2 on
+        # the port answers the preface 400).
+        r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{self.port}"], input=b"",
+                           capture_output=True, timeout=30)
+        self.assertIn(b"wrong version number", r.stderr)
+        r = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", f"http://127.0.0.1:{self.port}/x.txt"],
+                           capture_output=True, timeout=30)
+        self.assertNotEqual(r.returncode, 0, "nginx does not speak HTTP/2 on this port")
+        m = self.compare(len(payloads) + 2)
         self.assertEqual(m.get("aster_http_requests_total", method="OTHER"), 2)
-        self.assertEqual(m.get("aster_http_requests_total", method="UNKNOWN", path="_unknown_", status="4xx"), 2)
+        self.assertEqual(m.get("aster_http_requests_total", method="UNKNOWN", path="_unknown_", status="4xx"),
+                         len(payloads) - 2 + 2)
+        self.assertEqual(m.get("aster_exporter_connections_total", event="not_http"), 0)
 
     def test_head_longer_than_the_capture_keeps_its_request_line(self):
         cookie = "Cookie: session=" + "c" * 12000
@@ -101,3 +135,48 @@ class NginxEdgeTest(unittest.TestCase):
         # not seen and their body sizes are not sampled.
         self.assertGreaterEqual(m.get("aster_exporter_parse_errors_total", kind="head_not_captured"), 2)
         self.assertEqual(m.get("aster_http_request_size_bytes_count", path="/x.txt"), 0)
+
+
+class TlsServerTest(unittest.TestCase):
+    """A watched TLS server (openssl s_server, echoing each line reversed)
+    answers in TLS, not HTTP: every connection is skipped at the server's
+    first answer and counted, whatever the client sent, and no request is
+    invented. Not after 256 KiB: each connection here moves a few KiB."""
+
+    def test_a_server_answering_in_another_protocol_is_not_http(self):
+        port = free_port()
+        d = tempfile.mkdtemp(prefix="aster-tls-")
+        self.addCleanup(shutil.rmtree, d, True)
+        key, cert = os.path.join(d, "key.pem"), os.path.join(d, "cert.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-keyout", key, "-out", cert, "-subj", "/CN=localhost", "-days", "1"],
+                       capture_output=True, check=True, timeout=30)
+        server = Proc(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", cert, "-key", key, "-rev",
+                       "-quiet"], log_name="s_server")
+        self.addCleanup(server.stop)
+        wait_port(port)
+        exporter = Exporter(f"--target.port={port}")
+        self.addCleanup(exporter.stop)
+        exporter.wait_watching("openssl")
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        # The client's first bytes: a ClientHello, an HTTP request line by
+        # chance on a fresh connection (the first read's bytes are the
+        # ClientHello's), and plain text the server never answers in kind.
+        for line in (b"ping\n", b"GET / HTTP/1.1\n", b"hello\n"):
+            with socket.create_connection(("127.0.0.1", port)) as raw, ctx.wrap_socket(raw) as s:
+                s.sendall(line)
+                got = b""
+                while not got.endswith(b"\n"):
+                    chunk = s.recv(1024)
+                    self.assertTrue(chunk, "s_server answered")
+                    got += chunk
+                self.assertEqual(got.strip(), line.strip()[::-1], "the server's own answer: the line reversed")
+        wait_for(lambda: exporter.scrape().get("aster_exporter_connections_total", event="not_http") == 3,
+                 timeout=10, what="three connections skipped as not HTTP")
+        m = exporter.scrape()
+        self.assertEqual(m.get("aster_http_requests_total"), 0)
+        self.assertEqual(m.get("aster_exporter_responses_unpaired_total"), 0)
+        self.assertEqual(m.get("aster_exporter_connections_total", event="client_role"), 0)
+        self.assertEqual(m.get("aster_exporter_connections_total", event="opened"), 3)

@@ -35,8 +35,10 @@ enum class Detection : uint8_t {
   kServer,    // this protocol, and the watched process is the server
   kClient,    // this protocol, but the watched process is the client: not counted
   // Not this protocol, and certainly another one this protocol would
-  // mistake for its own (HTTP/1.x seeing the HTTP/2 preface): unless a
-  // protocol later in the list claims it, the connection is not parsed.
+  // mistake for its own: unless a protocol later in the list claims it, the
+  // connection is not parsed. (Bytes that are merely not this protocol's
+  // are kNotMine: when no protocol takes the first bytes of either
+  // direction, the connection is not parsed either.)
   kRejected,
   // Too few bytes to tell, and they could still become this protocol's
   // ("G", "GE", "HTTP/"): the connection waits for the next read.

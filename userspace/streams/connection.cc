@@ -184,7 +184,12 @@ void Connection::classify(const aster_event& ev, const uint8_t* payload) {
   } else {
     give_up_candidate(u);
   }
-  if (rejected || unclassified_bytes_ > kMaxUnclassifiedBytes) {
+  // Both peers have spoken and no protocol took the first bytes of either:
+  // they speak something else (TLS, a database protocol, HTTP/2 frames
+  // answering the preface). An HTTP answer to bytes that were no request is
+  // claimed above, so only answers that are nobody's protocol get here.
+  const bool both_refused = unclaimed_[0].bytes > 0 && unclaimed_[1].bytes > 0;
+  if (rejected || both_refused || unclassified_bytes_ > kMaxUnclassifiedBytes) {
     role_ = Role::kNotHttp;
     ctx_.stats->connections_not_http.add();
     for (auto& x : unclaimed_) x = Unclaimed{};

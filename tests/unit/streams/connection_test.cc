@@ -290,5 +290,144 @@ TEST(Connection, AnAnswerToBytesThatWereNoRequestCounts) {
   EXPECT_EQ(late.value("aster_http_requests_total", {}), 0);
 }
 
+
+// `raw` written to direction `dir` in pieces cut at `cuts` (ascending), one
+// record per piece, a millisecond apart from `t0`.
+void pieces(Harness& h, uint64_t conn, uint8_t dir, const std::string& raw, const std::vector<size_t>& cuts,
+            uint64_t t0) {
+  size_t from = 0;
+  uint64_t t = t0;
+  for (size_t cut : cuts) {
+    h.data(conn, dir, raw.substr(from, cut - from), t);
+    from = cut;
+    t += ms;
+  }
+  h.data(conn, dir, raw.substr(from), t);
+}
+
+std::vector<size_t> every(size_t step, size_t len) {
+  std::vector<size_t> cuts;
+  for (size_t c = step; c < len; c += step) cuts.push_back(c);
+  return cuts;
+}
+
+const std::string kGet = "GET /a/x.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+const std::string kOk = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+const std::string kBad = "HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\nConnection: close\r\n\r\nbad request";
+// The first bytes of a real TLS 1.2/1.3 ClientHello and ServerHello.
+const std::string kClientHello("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\x9a\x11\x00\x2c", 15);
+const std::string kServerHello("\x16\x03\x03\x00\x7a\x02\x00\x00\x76\x03\x03\x5e\x01\x02", 14);
+
+// Any three pieces (every pair of cuts), and pieces of 1, 3 and 10 bytes:
+// the same request, method, path and duration as if read at once.
+TEST(Connection, TheFirstRequestInAnyThreePiecesIsCountedAsSent) {
+  std::vector<std::vector<size_t>> splits;
+  for (size_t i = 1; i < kGet.size(); ++i) {
+    for (size_t j = i + 1; j < kGet.size(); ++j) splits.push_back({i, j});
+  }
+  for (size_t step : {1, 3, 10}) splits.push_back(every(step, kGet.size()));
+  for (const auto& cuts : splits) {
+    Harness h;
+    pieces(h, 1, IN, kGet, cuts, 1 * ms);
+    h.data(1, OUT, kOk, 100 * ms);
+    std::string where = "cuts";
+    for (size_t c : cuts) where += " " + std::to_string(c);
+    ASSERT_EQ(h.value("aster_http_requests_total", {{"method", "GET"}, {"path", "/a/x.txt"}, {"status", "2xx"}}), 1)
+        << where;
+    EXPECT_EQ(h.value("aster_http_request_duration_seconds", {{"path", "/a/x.txt"}}, "sum"), 0.099) << where;
+    EXPECT_EQ(h.value("aster_http_requests_total", {}), 1) << where;
+    EXPECT_EQ(h.stats.connections_not_http.get(), 0u) << where;
+  }
+}
+
+// A lower-case method is another method, however it is split.
+TEST(Connection, ALowerCaseMethodSplitAtAnyByteIsOther) {
+  const std::string get = "get /a/x.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (size_t cut = 1; cut < get.size(); ++cut) {
+    Harness h;
+    pieces(h, 1, IN, get, {cut}, 1 * ms);
+    h.data(1, OUT, kBad, 10 * ms);
+    EXPECT_EQ(h.value("aster_http_requests_total", {{"method", "OTHER"}, {"path", "/a/x.txt"}, {"status", "4xx"}}), 1)
+        << "cut at " << cut;
+  }
+}
+
+// Bytes that are no request, then the server's HTTP answer, each split at
+// any byte: the answer counts once, as a request not seen.
+TEST(Connection, AnAnswerToJunkCountsHoweverEitherSideIsSplit) {
+  const std::string junk = kClientHello + "\r\n\r\n";
+  for (size_t in_cut = 1; in_cut < junk.size(); ++in_cut) {
+    for (size_t out_cut = 1; out_cut < 40; ++out_cut) {
+      Harness h;
+      pieces(h, 1, IN, junk, {in_cut}, 1 * ms);
+      pieces(h, 1, OUT, kBad, {out_cut}, 10 * ms);
+      ASSERT_EQ(h.value("aster_http_requests_total", {{"method", "UNKNOWN"}, {"path", "_unknown_"}, {"status", "4xx"}}),
+                1)
+          << "cuts " << in_cut << " " << out_cut;
+      EXPECT_EQ(h.stats.connections_not_http.get(), 0u);
+    }
+  }
+}
+
+// An HTTP/1-only server answers the HTTP/2 preface 400 (nginx does): the
+// answer counts like any answer to bytes that were no request.
+TEST(Connection, AnHttp1AnswerToTheHttp2PrefaceCounts) {
+  Harness h;
+  h.data(1, IN, std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\4\0\0\0\0\0", 33), 1 * ms);
+  h.data(1, OUT, kBad, 2 * ms);
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"method", "UNKNOWN"}, {"status", "4xx"}}), 1);
+  EXPECT_EQ(h.stats.connections_not_http.get(), 0u);
+}
+
+// Peers that speak something else both ways are skipped at the server's
+// first answer (not after 256 KiB), counted, and nothing after is parsed,
+// whichever side speaks first and however the answer is split.
+TEST(Connection, ABinaryProtocolAnsweredInKindIsNotHttp) {
+  for (size_t cut = 1; cut < kServerHello.size(); ++cut) {
+    Harness h;
+    h.data(1, IN, kClientHello, 1 * ms);
+    pieces(h, 1, OUT, kServerHello, {cut}, 2 * ms);
+    EXPECT_EQ(h.stats.connections_not_http.get(), 1u) << "cut at " << cut;
+    h.data(1, IN, kGet, 3 * ms);  // in the cipher stream by chance: not a request
+    h.data(1, OUT, kOk, 4 * ms);
+    EXPECT_EQ(h.value("aster_http_requests_total", {}), 0) << "cut at " << cut;
+    EXPECT_EQ(h.stats.connections_not_http.get(), 1u);
+  }
+  Harness ssh;  // the server speaks first
+  ssh.data(2, OUT, "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", 1 * ms);
+  ssh.data(2, IN, "SSH-2.0-OpenSSH_9.2\r\n", 2 * ms);
+  EXPECT_EQ(ssh.stats.connections_not_http.get(), 1u);
+  EXPECT_EQ(ssh.value("aster_http_requests_total", {}), 0);
+}
+
+// Attached in the middle of a response (its request was read before the
+// exporter started): the rest of it is nobody's, and the connection's next
+// request is counted; only the other side refusing too gives it up.
+TEST(Connection, TheRestOfAResponseBeforeTheFirstRequestIsNotAVerdict) {
+  Harness h;
+  h.data(1, OUT, std::string(3000, 'b'), 1 * ms);
+  h.data(1, IN, kGet, 2 * ms);
+  h.data(1, OUT, kOk, 3 * ms);
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"method", "GET"}, {"path", "/a/x.txt"}}), 1);
+  EXPECT_EQ(h.stats.connections_not_http.get(), 0u);
+}
+
+// A head longer than the capture (a 12 KB cookie, 4 KiB copied), its first
+// read split too: method and path of its request line, paired with its
+// answer.
+TEST(Connection, AHeadLongerThanTheCaptureKeepsItsRequestLine) {
+  const std::string head = "GET /a/x.txt HTTP/1.1\r\nHost: x\r\nCookie: s=" + std::string(12000, 'c') + "\r\n\r\n";
+  for (size_t cut : {1, 3, 10, 100}) {
+    Harness h;
+    h.data(1, IN, head.substr(0, cut), 1 * ms);
+    h.data(1, IN, head.substr(cut), 2 * ms, 4096);
+    h.data(1, OUT, kOk, 3 * ms);
+    EXPECT_EQ(h.value("aster_http_requests_total", {{"method", "GET"}, {"path", "/a/x.txt"}, {"status", "2xx"}}), 1)
+        << "cut at " << cut;
+    EXPECT_EQ(h.value("aster_http_requests_total", {{"method", "UNKNOWN"}}), 0);
+    EXPECT_EQ(h.stats.responses_unpaired.get(), 0u);
+  }
+}
+
 }  // namespace
 }  // namespace aster

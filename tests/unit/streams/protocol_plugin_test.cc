@@ -241,7 +241,7 @@ TEST(ProtocolPlugin, TheHttp2PrefaceIsNotAnHttp1Request) {
   f.data(1, IN, "GET /not-really HTTP/1.1\r\n\r\n", 30);
   f.data(1, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 40);
   EXPECT_TRUE(f.sink.seen.empty());
-  EXPECT_EQ(f.stats.connections_not_http.get(), 1u) << "decided at the preface, not after 256 KiB";
+  EXPECT_EQ(f.stats.connections_not_http.get(), 1u) << "decided at the frames answering the preface, not after 256 KiB";
   EXPECT_EQ(f.stats.parse_errors[static_cast<int>(ParseError::kResync)].get(), 0u);
 }
 

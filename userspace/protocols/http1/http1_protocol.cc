@@ -13,26 +13,38 @@ namespace {
 using http_syntax::PlausibleStart;
 
 // The HTTP/2 client connection preface (RFC 9113 section 3.4) has the shape
-// of an HTTP/1 request line; it is HTTP/2's, never a request.
+// of an HTTP/1 request line but is never an HTTP/1 request. It is not
+// refused outright: the server's answer decides, as for any bytes that are
+// no request (an HTTP/1-only server answers it 400, and that answer counts;
+// an h2c server answers with frames, and the connection is not HTTP/1.x).
 constexpr char kHttp2Preface[] = "PRI * HTTP/2.0\r\n";
 constexpr size_t kStatusLineLen = sizeof "HTTP/1." - 1;
 
 enum class Shape { kNo, kMaybe, kYes };
 
+bool alnum(uint8_t t) { return (t >= 'a' && t <= 'z') || (t >= 'A' && t <= 'Z') || (t >= '0' && t <= '9'); }
+
 // Whether bytes begin a request line: "GET /", "OPTIONS *", "CONNECT
-// host:443", "get /" (another method, OTHER). The parser's own test of what
-// may begin a start line (a method token, then a space) says no or maybe;
-// it is a request once the first byte of a target follows the space.
+// host:443", "GET http://h/", "get /" (another method, OTHER). The parser's
+// own test of what may begin a start line (a method token, then a space)
+// says no or maybe; then the target decides, by the forms of RFC 9112
+// section 3.2: "/" or "*" at once, a name only with the ':' of a scheme or
+// a port before it ends (so a banner such as "SSH-2.0-x Debian" is no
+// request).
 Shape request_start(const uint8_t* p, size_t n) {
   const char* c = reinterpret_cast<const char*>(p);
   if (n == 0 || !PlausibleStart(StreamKind::kRequests, c, n)) return Shape::kNo;
   const void* sp = std::memchr(c, ' ', n);
   if (!sp) return Shape::kMaybe;  // a token so far
-  size_t i = static_cast<const char*>(sp) - c;
-  if (i + 1 == n) return Shape::kMaybe;
-  uint8_t t = p[i + 1];
-  bool target = t == '/' || t == '*' || (t >= 'a' && t <= 'z') || (t >= 'A' && t <= 'Z') || (t >= '0' && t <= '9');
-  return target ? Shape::kYes : Shape::kNo;
+  size_t i = static_cast<const char*>(sp) - c + 1;
+  if (i == n) return Shape::kMaybe;
+  if (p[i] == '/' || p[i] == '*') return Shape::kYes;
+  if (!alnum(p[i])) return Shape::kNo;
+  for (; i < n; ++i) {
+    if (p[i] == ':') return Shape::kYes;
+    if (!alnum(p[i]) && p[i] != '.' && p[i] != '-' && p[i] != '+' && p[i] != '[' && p[i] != ']') return Shape::kNo;
+  }
+  return Shape::kMaybe;
 }
 
 Shape status_line_start(const uint8_t* p, size_t n) {
@@ -45,7 +57,7 @@ Shape status_line_start(const uint8_t* p, size_t n) {
 Detection Http1Protocol::detect(const FirstBytes& b) const {
   if (b.len == 0) return Detection::kNotMine;
   size_t cmp = b.len < sizeof kHttp2Preface - 1 ? b.len : sizeof kHttp2Preface - 1;
-  if (cmp >= 4 && std::memcmp(b.data, kHttp2Preface, cmp) == 0) return Detection::kRejected;
+  if (cmp >= 4 && std::memcmp(b.data, kHttp2Preface, cmp) == 0) return Detection::kNotMine;
   const bool in = b.dir == ASTER_DIR_INGRESS;
   // "HTTP/" is a method-like token too: a status line is tried first.
   Shape resp = status_line_start(b.data, b.len);
