@@ -74,11 +74,11 @@ class CaptureCase(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.dir, True)
         self.capture = os.path.join(self.dir, "capture.cap")
 
-    def watched_nginx(self, files, workers=1):
+    def watched_nginx(self, files, workers=1, **nginx_args):
         """nginx with these {name: size} files, watched by a recording
         exporter; returns its port."""
         port = free_port()
-        nginx = Nginx(port, workers=workers)
+        nginx = Nginx(port, workers=workers, **nginx_args)
         self.addCleanup(nginx.stop)
         for name, size in files.items():
             nginx.write_file(name, size)
@@ -249,17 +249,38 @@ class GapCaptureTest(CaptureCase):
 
 
 class FirstBytesCaptureTest(CaptureCase):
-    """nginx: first requests split into 1-, 3- and 10-byte reads, a
-    lower-case method and bytes that are no HTTP, each answered."""
+    """nginx: first requests split into 1-, 3- and 10-byte reads, two GETs
+    with a 12 KB cookie (longer than the capture), a lower-case method, and
+    bytes that are no HTTP (text, an SSH banner, a real TLS ClientHello,
+    the HTTP/2 preface), each answered 400."""
     name = "nginx_first_bytes"
 
     def test_replay_equals_live(self):
         from test_exactness import send_in_pieces
-        port = self.watched_nginx({"x.txt": 17})
+        port = self.watched_nginx({"x.txt": 17}, locations="large_client_header_buffers 4 16k;")
         req = b"GET /x.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
         for piece in (1, 3, 10):
             send_in_pieces(port, req, piece)
-        for raw in (b"get /x.txt HTTP/1.1\r\nHost: localhost\r\n\r\n", b"hello, not http\r\n\r\n"):
+        self.assertEqual(curl("-H", "Cookie: session=" + "c" * 12000, *[f"http://127.0.0.1:{port}/x.txt"] * 2),
+                         [(200, 17)] * 2)
+        for raw in (b"get /x.txt HTTP/1.1\r\nHost: localhost\r\n\r\n", b"hello, not http\r\n\r\n",
+                    b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"):
             with socket.create_connection(("127.0.0.1", port)) as s:
                 http_exchange(s, raw)
-        self.check_replay("nginx", 5)
+        subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}"], input=b"", capture_output=True,
+                       timeout=30)
+        subprocess.run(["curl", "-sS", "--http2-prior-knowledge", f"http://127.0.0.1:{port}/x.txt"],
+                       capture_output=True, timeout=30)
+        self.check_replay("nginx", 3 + 2 + 3 + 2)
+        # What the replay must reproduce is the case itself: nginx's reads
+        # split the first requests inside their request lines, and the
+        # cookie heads were longer than what was copied.
+        reads = [r for _, r in sorted(harness.reads_per_connection(self.capture).items())]
+        for r in reads[:3]:
+            self.assertLess(r[0], len(b"GET /x.txt HTTP/1.1"), reads[:3])
+        m = Metrics(replay(self.capture))
+        self.assertEqual(m.get("aster_http_requests_total", method="GET", path="/x.txt", status="2xx"), 5)
+        self.assertEqual(m.get("aster_http_requests_total", method="OTHER", path="/x.txt", status="4xx"), 1)
+        self.assertEqual(m.get("aster_http_requests_total", method="UNKNOWN", path="_unknown_", status="4xx"), 4)
+        self.assertGreaterEqual(m.get("aster_exporter_parse_errors_total", kind="head_not_captured"), 2)
+        self.assertEqual(m.get("aster_exporter_connections_total", event="not_http"), 0)
