@@ -80,21 +80,24 @@ class NginxEdgeTest(unittest.TestCase):
 
     def test_first_request_split_into_small_reads(self):
         req = b"GET /x.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-        pieces = (1, 3, 10)
-        for piece in pieces:
-            resp = send_in_pieces(self.port, req, piece)
+        # 1-, 3- and 10-byte pieces, and empty lines before the request line
+        # (RFC 9112 2.2; nginx skips them) in 5-byte pieces: "\r\n\r\nG", "ET /x"...
+        cases = [(req, 1), (req, 3), (req, 10), (b"\r\n\r\n" + req, 5)]
+        for raw, piece in cases:
+            resp = send_in_pieces(self.port, raw, piece)
             self.assertTrue(resp.startswith(b"HTTP/1.1 200"), resp[:40])
-        m = self.compare(3)
-        self.assertEqual(m.get("aster_http_requests_total", method="GET", path="/x.txt", status="2xx"), 3)
-        self.assertEqual(m.get("aster_http_response_size_bytes_sum", path="/x.txt"), 3 * 17)
+        m = self.compare(len(cases))
+        self.assertEqual(m.get("aster_http_requests_total", method="GET", path="/x.txt", status="2xx"), len(cases))
+        self.assertEqual(m.get("aster_http_response_size_bytes_sum", path="/x.txt"), len(cases) * 17)
         # The case is real only if nginx's reads were split: its first read
         # of each connection ended inside the request line, and it read the
         # request in more than one piece (connections in the order sent).
         self.exporter.stop()
         reads = [r for _, r in sorted(reads_per_connection(self.capture).items())]
-        self.assertEqual([sum(r) for r in reads], [len(req)] * 3, reads)
-        for piece, r in zip(pieces, reads):
-            self.assertLess(r[0], len(b"GET /x.txt HTTP/1.1"), f"{piece}-byte pieces: nginx read {r}")
+        self.assertEqual([sum(r) for r in reads], [len(raw) for raw, _ in cases], reads)
+        for (raw, piece), r in zip(cases, reads):
+            line_end = raw.index(b"\r\n", raw.index(b"GET"))
+            self.assertLess(r[0], line_end, f"{piece}-byte pieces: nginx read {r}")
             self.assertGreater(len(r), 1, f"{piece}-byte pieces: nginx read {r}")
 
     def test_other_methods_and_junk_answered_400_are_counted(self):

@@ -429,5 +429,25 @@ TEST(Connection, AHeadLongerThanTheCaptureKeepsItsRequestLine) {
   }
 }
 
+// Empty lines before the first request line are allowed (RFC 9112 2.2):
+// the request is counted as if they were not there, whether they come in a
+// read of their own or with the request line.
+TEST(Connection, EmptyLinesBeforeTheFirstRequestLineAreSkipped) {
+  const std::string raw = "\r\n\r\n" + kGet;
+  for (size_t cut = 1; cut < raw.size(); ++cut) {
+    Harness h;
+    pieces(h, 1, IN, raw, {cut}, 1 * ms);
+    h.data(1, OUT, kOk, 10 * ms);
+    EXPECT_EQ(h.value("aster_http_requests_total", {{"method", "GET"}, {"path", "/a/x.txt"}, {"status", "2xx"}}), 1)
+        << "cut at " << cut;
+    EXPECT_EQ(h.stats.responses_unpaired.get(), 0u) << "cut at " << cut;
+  }
+  Harness whole;
+  whole.data(2, IN, raw, 1 * ms);
+  whole.data(2, OUT, kOk, 10 * ms);
+  EXPECT_EQ(whole.value("aster_http_requests_total", {{"method", "GET"}, {"path", "/a/x.txt"}}), 1);
+  EXPECT_EQ(whole.value("aster_http_request_duration_seconds", {{"path", "/a/x.txt"}}, "sum"), 0.009);
+}
+
 }  // namespace
 }  // namespace aster

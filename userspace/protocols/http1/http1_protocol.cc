@@ -32,8 +32,12 @@ bool alnum(uint8_t t) { return (t >= 'a' && t <= 'z') || (t >= 'A' && t <= 'Z') 
 // a port before it ends (so a banner such as "SSH-2.0-x Debian" is no
 // request).
 Shape request_start(const uint8_t* p, size_t n) {
+  // Empty lines before a request line are allowed (RFC 9112 section 2.2;
+  // nginx and the parser skip them): they say nothing yet.
+  while (n > 0 && (*p == '\r' || *p == '\n')) ++p, --n;
+  if (n == 0) return Shape::kMaybe;
   const char* c = reinterpret_cast<const char*>(p);
-  if (n == 0 || !PlausibleStart(StreamKind::kRequests, c, n)) return Shape::kNo;
+  if (!PlausibleStart(StreamKind::kRequests, c, n)) return Shape::kNo;
   const void* sp = std::memchr(c, ' ', n);
   if (!sp) return Shape::kMaybe;  // a token so far
   size_t i = static_cast<const char*>(sp) - c + 1;

@@ -14,7 +14,9 @@ using namespace http_syntax;  // NOLINT: the parser is written in its terms
 const uint8_t* HttpStreamParser::OnStartLine(const uint8_t* p, const uint8_t* end) {
   if (!in_message_) {
     // Empty lines between messages are allowed (RFC 9112 2.2) and belong to
-    // no message.
+    // no message; a candidate after nothing else in this syscall still
+    // starts at its boundary ("\r\nG" then "ET /" is GET, not "ET").
+    const bool at_feed_start = p == feed_start_;
     while (p < end && (*p == '\r' || *p == '\n')) ++p;
     if (p == end) return p;
     if (!PlausibleStart(kind_, reinterpret_cast<const char*>(p), static_cast<size_t>(end - p))) {
@@ -29,7 +31,7 @@ const uint8_t* HttpStreamParser::OnStartLine(const uint8_t* p, const uint8_t* en
     }
     ResetMessage();
     in_message_ = true;
-    candidate_at_boundary_ = p == feed_start_;
+    candidate_at_boundary_ = at_feed_start;
     first_ts_ = ts_;
   }
   last_ts_ = ts_;

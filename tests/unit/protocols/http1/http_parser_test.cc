@@ -417,6 +417,9 @@ struct SplitCase {
 std::vector<SplitCase> SplitCases() {
   return {
       {"curl_get", StreamKind::kRequests, kCurlGet, ResponseFraming::kFromHeaders, 1},
+      // The first request after empty lines (RFC 9112 2.2), split anywhere:
+      // "\r\n\r\nG" then "ET /..." is GET, not a method "ET".
+      {"leading_empty_lines", StreamKind::kRequests, "\r\n\r\n" + kCurlGet, ResponseFraming::kFromHeaders, 1},
       {"pipelined", StreamKind::kRequests, kCurlGet + kCurlPost + kCurlGet,
        ResponseFraming::kFromHeaders, 3},
       {"chunked_request", StreamKind::kRequests,
