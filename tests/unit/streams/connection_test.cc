@@ -449,5 +449,22 @@ TEST(Connection, EmptyLinesBeforeTheFirstRequestLineAreSkipped) {
   EXPECT_EQ(whole.value("aster_http_request_duration_seconds", {{"path", "/a/x.txt"}}, "sum"), 0.009);
 }
 
+// A request line longer than the capture (a 7 KB query string), read as
+// nginx reads it (1 KiB, then the rest, of which 4 KiB are copied): its
+// method and path were copied, so it is counted with them and paired.
+TEST(Connection, ARequestLineLongerThanTheCaptureKeepsItsMethodAndPath) {
+  const std::string req = "GET /a/x.txt?q=" + std::string(7000, 'q') + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  Harness h;
+  h.data(1, IN, req.substr(0, 1024), 1 * ms);
+  h.data(1, IN, req.substr(1024), 2 * ms, 4096);
+  h.data(1, OUT, kOk, 3 * ms);
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"method", "GET"}, {"path", "/a/x.txt"}, {"status", "2xx"}}), 1);
+  EXPECT_EQ(h.stats.responses_unpaired.get(), 0u);
+  EXPECT_EQ(h.value("aster_http_request_duration_seconds", {{"path", "/a/x.txt"}}, "sum"), 0.002);
+  h.data(1, IN, kGet, 4 * ms);  // the next request on the connection
+  h.data(1, OUT, kOk, 5 * ms);
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"method", "GET"}, {"path", "/a/x.txt"}}), 2);
+}
+
 }  // namespace
 }  // namespace aster

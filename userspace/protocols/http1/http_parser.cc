@@ -83,6 +83,7 @@ void HttpStreamParser::gap(uint64_t len, uint64_t ts_ns) {
 uint64_t HttpStreamParser::GapStep(uint64_t len) {
   switch (state_) {
     case State::kStartLine:
+      if (kind_ == StreamKind::kRequests && in_message_ && RequestLineCutByGap(len)) return len;
       if (resyncing_) {
         // A resync candidate that falls into a gap is just more skipped bytes.
         skipped_ += len + (in_message_ ? head_bytes_ : 0);
@@ -290,6 +291,21 @@ void HttpStreamParser::Complete() {
   est_trailers_ = false;
   est_terminated_ = false;
   state_ = stop ? State::kStopped : State::kStartLine;
+}
+
+bool HttpStreamParser::RequestLineCutByGap(uint64_t len) {
+  StartLine s;
+  if (!ParseCutRequestLine(line_, kMaxPathBytes, &s)) return false;
+  head_.method = method_from_token(s.method);
+  const std::string_view path = TargetPath(s.target);
+  head_.path.assign(path.data(), std::min(path.size(), kMaxPathBytes));
+  if (resyncing_) {
+    if (skipped_ > 0) sink_->on_error(ParseError::kResync, skipped_);
+    resyncing_ = false;
+    skipped_ = 0;
+  }
+  HeadCutByGap(len);
+  return true;
 }
 
 void HttpStreamParser::HeadCutByGap(uint64_t len) {

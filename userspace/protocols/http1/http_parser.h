@@ -152,6 +152,10 @@ class HttpStreamParser {
   // request line was read: the request is reported with its method and
   // path (and paired with its answer), then the stream resynchronises.
   void HeadCutByGap(uint64_t len);
+  // The same for a request line whose end fell into the gap, when its
+  // method and path were captured whole (http_syntax ParseCutRequestLine).
+  // False, with nothing done, when they were not.
+  bool RequestLineCutByGap(uint64_t len);
   // Reports `err`, forgets the message in progress and resynchronises.
   void DropMessage(ParseError err, uint64_t bytes, bool at_line_start);
   void EnterResync(bool at_line_start);

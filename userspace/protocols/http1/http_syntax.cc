@@ -160,4 +160,44 @@ bool ParseStartLineSyntax(StreamKind kind, std::string_view line, StartLine* out
   return true;
 }
 
+bool ParseCutRequestLine(std::string_view partial, size_t path_limit, StartLine* out) {
+  const size_t sp1 = partial.find(' ');
+  if (sp1 == 0 || sp1 == std::string_view::npos || sp1 > kMaxMethodBytes) return false;
+  const std::string_view method = partial.substr(0, sp1);
+  for (char c : method) {
+    if (!IsTchar(c)) return false;
+  }
+  const std::string_view rest = partial.substr(sp1 + 1);
+  const size_t sp2 = rest.find(' ');
+  const std::string_view target = rest.substr(0, sp2);
+  if (target.empty()) return false;
+  for (char c : target) {
+    const auto u = static_cast<uint8_t>(c);
+    if (u <= 0x20 || u == 0x7f) return false;
+  }
+  if (sp2 != std::string_view::npos) {
+    std::string_view version = rest.substr(sp2 + 1);
+    if (!version.empty() && version.back() == '\r') version.remove_suffix(1);
+    static constexpr std::string_view kVersion = "HTTP/1.";
+    if (version.size() > kVersion.size() + 1) return false;
+    if (version.substr(0, kVersion.size()) != kVersion.substr(0, std::min(version.size(), kVersion.size()))) {
+      return false;
+    }
+    if (version.size() > kVersion.size() && version.back() != '0' && version.back() != '1') return false;
+  }
+  const std::string_view path = TargetPath(target);
+  if (path.empty()) return false;
+  // The path is known only if it ended in what was captured: a path that
+  // runs into the cut may go on (TargetPath's "/" for an absolute-form
+  // target without a path is not in `target`, and ends only with it).
+  const char* target_end = target.data() + target.size();
+  const bool inside = path.data() >= target.data() && path.data() < target_end;
+  const bool ended = sp2 != std::string_view::npos || path.size() >= path_limit ||
+                     (inside && path.data() + path.size() < target_end);
+  if (!ended) return false;
+  out->method = method;
+  out->target = target;
+  return true;
+}
+
 }  // namespace aster::http_syntax

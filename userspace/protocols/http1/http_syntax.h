@@ -94,6 +94,14 @@ struct StartLine {
 //   response: HTTP/1.x SP 3DIGIT [SP reason]
 bool ParseStartLineSyntax(StreamKind kind, std::string_view line, StartLine* out);
 
+// The method and target of a request line whose end was not captured (a
+// long query string past the copied bytes): true when `partial` (no LF
+// yet) is a method token, a space and a target whose path ended within it
+// (at '?', '#' or the space before the version) or is at least
+// `path_limit` bytes, and what follows the target is the start of
+// " HTTP/1.x". Then out->method and out->target are set.
+bool ParseCutRequestLine(std::string_view partial, size_t path_limit, StartLine* out);
+
 // Whether `line` (CR not stripped) is a start line, without keeping anything:
 // spots the next message at a syscall boundary while estimating a body.
 inline bool IsStartLine(StreamKind kind, std::string_view line) {

@@ -91,5 +91,28 @@ TEST(HttpSyntax, PlausibleStartLooksAtTheFirstBytesOnly) {
   EXPECT_FALSE(PlausibleStart(StreamKind::kResponses, "HTTP/1.9", 8));
 }
 
+// A request line whose end was not captured keeps its method and path
+// only when the path ended in the captured bytes (or passed the label's
+// limit); a path that runs into the cut might go on.
+TEST(HttpSyntax, ACutRequestLineKeepsAPathThatEndedBeforeTheCut) {
+  StartLine s;
+  ASSERT_TRUE(ParseCutRequestLine("GET /x.txt?q=aaaa", 256, &s));
+  EXPECT_EQ(s.method, "GET");
+  EXPECT_EQ(TargetPath(s.target), "/x.txt");
+  EXPECT_TRUE(ParseCutRequestLine("get /x.txt#frag", 256, &s));
+  EXPECT_TRUE(ParseCutRequestLine("GET /x.txt HTT", 256, &s));
+  EXPECT_TRUE(ParseCutRequestLine("GET /x.txt HTTP/1.1\r", 256, &s));
+  EXPECT_TRUE(ParseCutRequestLine("GET http://h/p?q", 256, &s));
+  EXPECT_EQ(TargetPath(s.target), "/p");
+  EXPECT_TRUE(ParseCutRequestLine("GET /" + std::string(300, 'p'), 256, &s)) << "past the label's limit";
+  EXPECT_FALSE(ParseCutRequestLine("GET /x.tx", 256, &s)) << "the path may go on";
+  EXPECT_FALSE(ParseCutRequestLine("GET http://host.exa", 256, &s)) << "cut in the authority";
+  EXPECT_FALSE(ParseCutRequestLine("GET /x.txt RTSP/1.0", 256, &s));
+  EXPECT_FALSE(ParseCutRequestLine("GET /x.txt HTTP/2", 256, &s));
+  EXPECT_FALSE(ParseCutRequestLine("hello there, this?", 256, &s));
+  EXPECT_FALSE(ParseCutRequestLine("GET ", 256, &s));
+  EXPECT_FALSE(ParseCutRequestLine("GET /a\x01?b", 256, &s));
+}
+
 }  // namespace
 }  // namespace aster::http_syntax
