@@ -244,7 +244,9 @@ class NodeTest(unittest.TestCase):
         self.assertEqual(curl(f"{self.base}/fixed/1"), [(200, 100)])
         m = self.exporter.wait_count(1, service=self.svc, path="/fixed/:id")
         paths = {l["path"] for l in m.series("aster_http_requests_total")}
-        self.assertTrue(paths <= {"/fixed/:id", "_unknown_", "/" + "a" * 70000}, paths)
+        # The 70 KB request line was cut by the capture past the 256 bytes a
+        # path label keeps, so Node's 431 counts with that path, templated.
+        self.assertTrue(paths <= {"/fixed/:id", "_unknown_", "/:id"}, paths)
         self.assertTrue(all(len(p) <= 256 for p in paths), "path label longer than the cut")
         self.assertEqual(self.exporter.proc.p.poll(), None, "exporter died")
 
