@@ -369,6 +369,21 @@ TEST(Connection, AnAnswerToJunkCountsHoweverEitherSideIsSplit) {
   }
 }
 
+// A request line of another version (a scanner's RTSP probe, HTTP/2.0 as
+// text) is no HTTP/1.x request: its 400 counts as an answer to a request
+// not seen, not with the method and path of a line that was no request.
+TEST(Connection, ARequestLineOfAnotherVersionIsNoRequestButItsAnswerCounts) {
+  for (const std::string line : {"OPTIONS / RTSP/1.0\r\n\r\n", "GET / HTTP/2.0\r\n\r\n"}) {
+    Harness h;
+    h.data(1, IN, line, 1 * ms);
+    h.data(1, OUT, kBad, 2 * ms);
+    EXPECT_EQ(h.value("aster_http_requests_total", {{"method", "UNKNOWN"}, {"path", "_unknown_"}, {"status", "4xx"}}),
+              1)
+        << line;
+    EXPECT_EQ(h.value("aster_http_requests_total", {}), 1) << line;
+  }
+}
+
 // An HTTP/1-only server answers the HTTP/2 preface 400 (nginx does): the
 // answer counts like any answer to bytes that were no request.
 TEST(Connection, AnHttp1AnswerToTheHttp2PrefaceCounts) {
