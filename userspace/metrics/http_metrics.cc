@@ -202,7 +202,7 @@ void HttpMetrics::on_exchange(const Exchange& x) {
   uint64_t duration_ns = x.last_byte_ns > x.first_byte_ns ? x.last_byte_ns - x.first_byte_ns : 0;
   h.duration->Observe(static_cast<double>(duration_ns) / 1e9);
   if (x.request_body_known) h.request_size->Observe(static_cast<double>(x.request_body_bytes));
-  h.response_size->Observe(static_cast<double>(x.response_body_bytes));
+  if (x.response_body_known) h.response_size->Observe(static_cast<double>(x.response_body_bytes));
   if (gauges_) gauges_->on_exchange(x.service_id, x.method, *x.path, x.status);
 }
 

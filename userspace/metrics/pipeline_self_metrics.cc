@@ -52,6 +52,37 @@ std::vector<prometheus::MetricFamily> PipelineSelfMetrics::Collect() const {
   add_counter(out, "aster_exporter_records_late_total", "Records that arrived after their bytes were declared lost (dropped).", stats_.chunks_late.get());
   add_counter(out, "aster_exporter_pipeline_overflow_total", "Outstanding requests dropped because a connection held too many.", stats_.pipeline_overflow.get());
   add_counter(out, "aster_exporter_held_bytes_capped_total", "Times a connection's out-of-order records held for their predecessors reached the per-connection cap (1 MiB); the bytes still missing were then declared lost.", stats_.held_bytes_capped.get());
+  out.push_back(FamilyBuilder("aster_exporter_http2_connections_total",
+                              "HTTP/2 connections parsed, by how they were found: start (client preface), late "
+                              "(opened before the exporter: frames first), upgrade (HTTP/1.1 Upgrade: h2c).",
+                              MetricType::Counter)
+                    .add(stats_.h2_connections_start.get(), {{"attach", "start"}})
+                    .add(stats_.h2_connections_late.get(), {{"attach", "late"}})
+                    .add(stats_.h2_connections_upgraded.get(), {{"attach", "upgrade"}})
+                    .take());
+  out.push_back(FamilyBuilder("aster_exporter_http2_streams_total",
+                              "HTTP/2 client streams, by outcome: recorded (an exchange), reset (RST_STREAM before "
+                              "any answer: not recorded).",
+                              MetricType::Counter)
+                    .add(stats_.h2_streams.get(), {{"result", "recorded"}})
+                    .add(stats_.h2_streams_reset.get(), {{"result", "reset"}})
+                    .take());
+  add_counter(out, "aster_exporter_http2_fields_unresolved_total",
+              "HTTP/2 :method, :path or :status fields that could not be read (their header block or the HPACK "
+              "table entry they refer to was not seen); the exchange counts under method=\"UNKNOWN\", "
+              "path=\"_unknown_\" or status=\"other\".",
+              stats_.h2_fields_unresolved.get());
+  add_counter(out, "aster_exporter_http2_table_epochs_total",
+              "HPACK dynamic tables begun unknown: at a late attach (two per connection), or after a header "
+              "block that was not captured or could not be decoded.",
+              stats_.h2_table_epochs.get());
+  add_counter(out, "aster_exporter_http2_resyncs_total",
+              "Times HTTP/2 frame sync was lost in bytes that were not captured (found again at a later "
+              "transfer that starts with a frame).",
+              stats_.h2_resyncs.get());
+  add_counter(out, "aster_exporter_http2_frames_invalid_total",
+              "HTTP/2 frames or header blocks that break RFC 9113 or RFC 7541 (skipped).",
+              stats_.h2_frames_invalid.get());
   add_gauge(out, "aster_exporter_http_series", "Label combinations in the aster_http_* families.", http_.series_count());
   add_counter(out, "aster_exporter_path_overflow_total", "Requests whose path went to \"_other_\" because the per-service budget was spent.", http_.path_overflows());
   {

@@ -34,6 +34,9 @@ struct Exchange {
   // (the metrics layer turns it into a route label). Valid during the call.
   const std::string* path = nullptr;
   uint16_t status = 0;
+  // False when the response body's size is not known (HTTP/2 DATA frames
+  // that went by in a gap the framing could not be followed through).
+  bool response_body_known = true;
   uint64_t request_body_bytes = 0;
   uint64_t response_body_bytes = 0;
   // Times of the transfers that moved the request's first byte and the

@@ -37,6 +37,16 @@ struct PipelineStats {
   StatCounter chunks_late;           // records older than data already parsed (dropped)
   StatCounter pipeline_overflow;     // more outstanding requests than a connection keeps
   StatCounter held_bytes_capped;     // a connection's held out-of-order records reached their cap
+  // HTTP/2 (protocols/http2/).
+  StatCounter h2_connections_start;     // seen from the client preface
+  StatCounter h2_connections_late;      // opened before the exporter: frames first
+  StatCounter h2_connections_upgraded;  // HTTP/1.1 Upgrade: h2c answered by 101
+  StatCounter h2_streams;               // client streams recorded as exchanges
+  StatCounter h2_streams_reset;         // reset before any answer: not recorded
+  StatCounter h2_fields_unresolved;     // :method, :path or :status that could not be read
+  StatCounter h2_table_epochs;          // HPACK tables begun unknown (late start, a block lost)
+  StatCounter h2_resyncs;               // frame sync lost in a gap, found again on a later transfer
+  StatCounter h2_frames_invalid;        // frames or blocks against RFC 9113/7541 (skipped)
   std::atomic<uint64_t> connections_tracked{0};
 };
 

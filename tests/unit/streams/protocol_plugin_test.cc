@@ -234,15 +234,23 @@ TEST(ProtocolPlugin, AConnectionSwitchesProtocolMidRecord) {
   EXPECT_EQ(f.sink.seen[0].first_ns, 10u);
 }
 
-TEST(ProtocolPlugin, TheHttp2PrefaceIsNotAnHttp1Request) {
+TEST(ProtocolPlugin, TheHttp2PrefaceIsHttp2sNotAnHttp1Request) {
+  // It has the shape of a request line ("PRI * HTTP/2.0"): HTTP/2, asked
+  // first, claims it, and HTTP/1 never parses the binary frames after it.
   Feed f(builtin_protocols());
   f.data(1, IN, std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + std::string("\0\0\0\4\0\0\0\0\0", 9), 10);
   f.data(1, OUT, std::string("\0\0\0\4\0\0\0\0\0", 9), 20);
   f.data(1, IN, "GET /not-really HTTP/1.1\r\n\r\n", 30);
   f.data(1, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 40);
   EXPECT_TRUE(f.sink.seen.empty());
-  EXPECT_EQ(f.stats.connections_not_http.get(), 1u) << "decided at the frames answering the preface, not after 256 KiB";
+  EXPECT_EQ(f.stats.h2_connections_start.get(), 1u) << "decided at the preface";
+  EXPECT_EQ(f.stats.connections_not_http.get(), 0u);
   EXPECT_EQ(f.stats.parse_errors[static_cast<int>(ParseError::kResync)].get(), 0u);
+  // HTTP/1 alone leaves it to the answer: frames are nobody's protocol.
+  Feed h1({builtin_protocols().back()});
+  h1.data(1, IN, std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), 10);
+  h1.data(1, OUT, std::string("\0\0\0\4\0\0\0\0\0", 9), 20);
+  EXPECT_EQ(h1.stats.connections_not_http.get(), 1u);
 }
 
 TEST(ProtocolPlugin, HeldRecordsAreCappedPerConnection) {
