@@ -23,7 +23,10 @@ test=(libgtest-dev googletest libclang-rt-14-dev nginx-light curl wrk python3 py
       # the Go servers and perf of the benchmark, which the suite runs cut short (bench_smoke)
       golang-github-gin-gonic-gin-dev golang-github-prometheus-client-golang-dev linux-perf
       # callgrind counts the pipeline's instructions per request (bench)
-      valgrind)
+      valgrind
+      # HTTP/2: nghttp2's HPACK codec is the unit tests' oracle; nghttpd
+      # and h2load are the integration tests' server and load
+      libnghttp2-dev nghttp2-server nghttp2-client)
 
 pkgs=("${build[@]}")
 case "$what" in
