@@ -14,7 +14,7 @@
 #include "model/protocol.h"
 #include "protocols/registry.h"
 #include "streams/connection_tracker.h"
-#include "streams/data_record.h"
+#include "streams/tracker_feed.h"
 
 namespace aster {
 namespace {
@@ -157,32 +157,7 @@ class SecondProtocol : public Protocol {
   mutable std::string got;
 };
 
-class Feed {
- public:
-  explicit Feed(std::vector<const Protocol*> protocols) : tracker(stats, sink, std::move(protocols), nullptr) {}
-  void data(uint64_t conn, uint8_t dir, const std::string& bytes, uint64_t ts, size_t captured = SIZE_MAX) {
-    uint64_t& pos = pos_[conn][dir];
-    at(conn, dir, pos, bytes, ts, captured);
-    pos += bytes.size();
-  }
-  void at(uint64_t conn, uint8_t dir, uint64_t pos, const std::string& bytes, uint64_t ts, size_t captured = SIZE_MAX) {
-    auto rec = data_record(conn, dir, pos, bytes, ts, captured);
-    tracker.on_record(rec.data(), rec.size());
-  }
-  void close(uint64_t conn) {
-    aster_event ev{};
-    ev.conn_id = conn;
-    ev.kind = ASTER_EVENT_CLOSE;
-    tracker.on_record(&ev, sizeof ev);
-    for (int i = 0; i < 3; ++i) tracker.end_batch(0);
-  }
-  PipelineStats stats;
-  RecordingSink sink;
-  ConnectionTracker tracker;
-
- private:
-  std::map<uint64_t, std::map<uint8_t, uint64_t>> pos_;
-};
+using Feed = TrackerFeed<RecordingSink>;
 
 TEST(ProtocolPlugin, ASecondProtocolPlugsInAndCompletesOutOfOrder) {
   LineProtocol line;

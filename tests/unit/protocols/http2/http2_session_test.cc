@@ -9,8 +9,7 @@
 
 #include "protocols/http2/h2_wire.h"
 #include "protocols/registry.h"
-#include "streams/connection_tracker.h"
-#include "streams/data_record.h"
+#include "streams/tracker_feed.h"
 
 namespace aster {
 namespace {
@@ -43,29 +42,19 @@ class Sink : public ExchangeSink {
   int starts = 0, ends = 0;
 };
 
-class Feed {
+// Connection 1, through the builtin protocols.
+class Feed : public TrackerFeed<Sink> {
  public:
-  Feed() : tracker(stats, sink, builtin_protocols(), nullptr) {}
-  // One transfer of `bytes` on `dir` of connection 1, of which the first
-  // `captured` were copied.
+  Feed() : TrackerFeed(builtin_protocols()) {}
   void data(uint8_t dir, const std::string& bytes, uint64_t ts, size_t captured = SIZE_MAX) {
-    auto rec = data_record(1, dir, pos_[dir], bytes, ts, captured);
-    tracker.on_record(rec.data(), rec.size());
-    pos_[dir] += bytes.size();
+    TrackerFeed::data(1, dir, bytes, ts, captured);
   }
-  void close() {
-    aster_event ev{};
-    ev.conn_id = 1;
-    ev.kind = ASTER_EVENT_CLOSE;
-    tracker.on_record(&ev, sizeof ev);
-    for (int i = 0; i < 3; ++i) tracker.end_batch(0);
+  void close() { TrackerFeed::close(1); }
+  // The preface and both SETTINGS, at times 1 and 2.
+  void open() {
+    data(IN, preface() + settings(), 1);
+    data(OUT, settings(), 2);
   }
-  PipelineStats stats;
-  Sink sink;
-  ConnectionTracker tracker;
-
- private:
-  std::map<uint8_t, uint64_t> pos_;
 };
 
 Fields req(const std::string& method, const std::string& path) {
@@ -143,8 +132,7 @@ TEST(Http2Session, FramesSplitAnywhereAcrossReads) {
 TEST(Http2Session, ResetsEarlyHintsAndTrailers) {
   Feed f;
   Deflater client, server;
-  f.data(IN, preface() + settings(), 1);
-  f.data(OUT, settings(), 2);
+  f.open();
   std::string b1 = client.block(req("GET", "/cancelled"));
   std::string b3 = client.block(req("GET", "/hints"));
   std::string b5 = client.block(req("PUT", "/reset-after"));
@@ -170,8 +158,7 @@ TEST(Http2Session, ResetsEarlyHintsAndTrailers) {
 TEST(Http2Session, AGapInsideDataKeepsSyncAndAcrossFramesResyncs) {
   Feed f;
   Deflater client, server;
-  f.data(IN, preface() + settings(), 1);
-  f.data(OUT, settings(), 2);
+  f.open();
   std::string big = client.block(req("GET", "/big"));
   std::string next = client.block(req("GET", "/next"));
   f.data(IN, headers(1, big, true) + headers(3, next, true), 3);
