@@ -51,7 +51,7 @@ Http2Session::Http2Session(const ConnectionContext& ctx, const Handover* handove
   // Upgraded from HTTP/1.1 (RFC 7540 section 3.2): the request that asked
   // is stream 1, half-closed on the client's side; both directions start
   // here, the client's with the preface.
-  decided_ = from_start_ = true;
+  decided_ = from_start_ = server_spoke_ = true;
   in_ = Reader(true);
   out_ = Reader(true);
   in_.state = Reader::State::kPreface;
@@ -86,11 +86,10 @@ void Http2Session::decide_start(uint8_t dir, const uint8_t* data, size_t len) {
   out_ = Reader(from_start_);
   if (from_start_) {
     // The server writes nothing before it reads the preface: its first
-    // byte we see is its first frame's.
+    // byte we see is its first frame's (counted as a connection then).
     in_.state = Reader::State::kPreface;
     out_.state = Reader::State::kHeader;
     in_.max_frame = out_.max_frame = kDefaultMaxFrame;
-    stats_.h2_connections_start.add();
   } else {
     stats_.h2_connections_late.add();
     // Both tables start unknown: one epoch each.
@@ -133,7 +132,18 @@ void Http2Session::lose_sync(uint8_t dir) {
 }
 
 void Http2Session::feed(uint8_t dir, const uint8_t* data, size_t len, uint64_t ts_ns) {
+  if (to_http1_) return;
   if (!decided_) decide_start(dir, data, len);
+  if (from_start_ && dir == ASTER_DIR_EGRESS && !server_spoke_ && len > 0) {
+    server_spoke_ = true;
+    if (data[0] == 'H') {
+      // "HTTP/1.1 400": no frame starts so (its length would be 4.7 MB).
+      to_http1_ = true;
+      http1_answer_ = Unconsumed{dir, ts_ns, std::vector<uint8_t>(data, data + len)};
+      return;
+    }
+    stats_.h2_connections_start.add();
+  }
   Reader& r = reader(dir);
   const uint8_t* p = data;
   const uint8_t* end = data + len;
@@ -208,7 +218,7 @@ void Http2Session::feed(uint8_t dir, const uint8_t* data, size_t len, uint64_t t
 }
 
 void Http2Session::gap(uint8_t dir, uint64_t len, uint64_t ts_ns) {
-  if (!decided_ || len == 0) return;
+  if (!decided_ || to_http1_ || len == 0) return;
   Reader& r = reader(dir);
   switch (r.state) {
     case Reader::State::kSeek:

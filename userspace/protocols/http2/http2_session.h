@@ -37,6 +37,10 @@ class Http2Session : public ProtocolSession {
   void feed(uint8_t dir, const uint8_t* data, size_t len, uint64_t ts_ns) override;
   void gap(uint8_t dir, uint64_t len, uint64_t ts_ns) override;
   void close(uint64_t ts_ns) override;
+  // An HTTP/1-only server answering the preface (nginx: 400) is HTTP/1's.
+  Next next() const override { return to_http1_ ? Next::kSwitch : Next::kContinue; }
+  std::string_view switch_to() const override { return "http1"; }
+  Unconsumed take_unconsumed() override { return std::move(http1_answer_); }
 
  private:
   struct Stream {
@@ -117,6 +121,9 @@ class Http2Session : public ProtocolSession {
   bool request_events_;
   bool decided_ = false;   // whether the connection was seen from its start is known
   bool from_start_ = false;
+  bool server_spoke_ = false;  // the server's first bytes were read
+  bool to_http1_ = false;
+  Unconsumed http1_answer_;
   Reader in_{false};       // client to server (ingress)
   Reader out_{false};      // server to client (egress)
   std::unordered_map<uint32_t, Stream> streams_;
