@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, builds, and runs the whole suite with
-# ctest: unit tests, the parser fuzzer (short run), the BPF integration tests
+# ctest: unit tests, the fuzzers (short runs), the BPF integration tests
 # in both attach modes against real nginx/Python/Node servers, the packaging
 # checks, and the end-to-end test against a real Prometheus server.
 # As root (or through sudo, which it asks for itself when there is one):
@@ -16,7 +16,7 @@ ctest --test-dir build --output-on-failure 2>&1 | tee build/ctest.log || rc=$?
 # BPF integration tests ran rather than passed by skipping; then ctest's
 # own verdict again, last.
 echo "what ran:"
-grep -E "^[a-z_]*:? ?[0-9]+ passed, [0-9]+ failed|^fuzz: |^layout: |^bench_smoke: |^\[  PASSED  \]" \
+grep -E "^[a-z_]*:? ?[0-9]+ passed, [0-9]+ failed|^fuzz( \([a-z0-9_]+\))?: |^layout: |^bench_smoke: |^\[  PASSED  \]" \
   build/Testing/Temporary/LastTest.log | sed 's/^/  /' || true
 grep -E "tests passed, [0-9]+ tests failed out of" build/ctest.log || true
 exit $rc

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "fuzz_support.h"
 #include "protocols/http1/http_parser.h"
 
 namespace {
@@ -25,23 +26,8 @@ using aster::ParseError;
 using aster::ResponseFraming;
 using aster::StreamKind;
 
-void Check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant broken: %s\n", what);
-    std::abort();
-  }
-}
-
-struct Rng {
-  uint64_t s;
-  uint64_t Next() {
-    // xorshift64*: deterministic from the input's own seed bytes.
-    s ^= s >> 12;
-    s ^= s << 25;
-    s ^= s >> 27;
-    return s * 2685821657736338717ULL;
-  }
-};
+using fuzz::Check;
+using fuzz::Rng;
 
 class CheckingSink : public HttpParserSink {
  public:

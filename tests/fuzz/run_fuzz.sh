@@ -1,18 +1,33 @@
 #!/usr/bin/env bash
-# Builds the parser fuzzer with clang (libFuzzer + ASan + UBSan) and runs it
-# for a bounded time over the checked-in corpus. Any crash or invariant
-# failure fails the test; new inputs go to a scratch corpus, not the repo.
-#   tests/fuzz/run_fuzz.sh BUILD_DIR [SECONDS]
+# Builds a fuzzer with clang (libFuzzer + ASan + UBSan) and runs it for a
+# bounded time over its checked-in corpus. Any crash or invariant failure
+# fails the test; new inputs go to a scratch corpus, not the repo.
+#   tests/fuzz/run_fuzz.sh BUILD_DIR [SECONDS] [http_parser|http2]
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:?build dir}/fuzz
 secs=${2:-60}
-mkdir -p "$out/corpus"
+target=${3:-http_parser}
+u="$src/userspace"
+case "$target" in
+  http_parser)
+    sources=("$src/tests/fuzz/http_parser_fuzz.cc" "$u/protocols/http1/http_parser.cc" "$u/protocols/http1/http_head.cc"
+             "$u/protocols/http1/http_body.cc" "$u/protocols/http1/http_syntax.cc")
+    libs=()
+    corpus="$src/tests/fuzz/corpus" ;;
+  http2)
+    # nghttp2's HPACK codec is the oracle the decoder is compared with.
+    sources=("$src/tests/fuzz/http2_fuzz.cc" "$u/protocols/http2/frame.cc" "$u/protocols/http2/hpack_decoder.cc"
+             "$u/protocols/http2/hpack_huffman.cc" "$u/protocols/http2/hpack_huffman_table.cc"
+             "$u/protocols/http2/http2_session.cc")
+    libs=(-lnghttp2)
+    corpus="$src/tests/fuzz/corpus_http2" ;;
+  *) echo "run_fuzz.sh: unknown target $target (http_parser or http2)" >&2; exit 2 ;;
+esac
+mkdir -p "$out/corpus_$target"
 clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -I"$src/userspace" "$src/tests/fuzz/http_parser_fuzz.cc" "$src/userspace/protocols/http1/http_parser.cc" \
-  "$src/userspace/protocols/http1/http_head.cc" "$src/userspace/protocols/http1/http_body.cc" \
-  "$src/userspace/protocols/http1/http_syntax.cc" "$src/userspace/model/http_method.cc" "$src/userspace/model/parse_error.cc" \
-  -o "$out/http_parser_fuzz"
-"$out/http_parser_fuzz" -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=2048 \
-  -artifact_prefix="$out/" "$out/corpus" "$src/tests/fuzz/corpus" 2>&1 | tail -n 25
-echo "fuzz: ${secs}s without a crash or invariant failure"
+  -I"$u" -I"$src/bpf" -I"$src/tests/unit" -I"$src/tests/fuzz" "${sources[@]}" "$u/model/http_method.cc" "$u/model/parse_error.cc" "${libs[@]}" \
+  -o "$out/${target}_fuzz"
+"$out/${target}_fuzz" -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=2048 \
+  -artifact_prefix="$out/" "$out/corpus_$target" "$corpus" 2>&1 | tail -n 25
+echo "fuzz ($target): ${secs}s without a crash or invariant failure"
