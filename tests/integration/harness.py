@@ -103,6 +103,38 @@ def start_python_stock(port, root):
     return p
 
 
+def start_openssl_server(port, directory):
+    """openssl s_server on 127.0.0.1:port with a throw-away certificate in
+    `directory`: a real TLS server that answers each line reversed (-rev),
+    so it answers in TLS whatever a client sends."""
+    key, cert = os.path.join(directory, "key.pem"), os.path.join(directory, "cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", key, "-out", cert, "-subj", "/CN=localhost", "-days", "1"],
+                   capture_output=True, check=True, timeout=30)
+    server = Proc(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", cert, "-key", key, "-rev",
+                   "-quiet"], log_name="s_server")
+    wait_port(port)
+    return server
+
+
+def tls_line_exchange(port, line):
+    """One TLS connection (Python's ssl, no verification) that sends `line`
+    and returns the server's answer up to its newline."""
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port)) as raw, ctx.wrap_socket(raw) as s:
+        s.sendall(line)
+        got = b""
+        while not got.endswith(b"\n"):
+            chunk = s.recv(1024)
+            if not chunk:
+                break
+            got += chunk
+        return got
+
+
 class Nginx:
     """nginx with a master and two workers, static files, sendfile on, and an
     access log that is the ground truth for counts and body bytes.

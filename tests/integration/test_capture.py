@@ -287,3 +287,28 @@ class FirstBytesCaptureTest(CaptureCase):
         self.assertEqual(m.get("aster_http_requests_total", method="UNKNOWN", path="_unknown_", status="4xx"), 4)
         self.assertGreaterEqual(m.get("aster_exporter_parse_errors_total", kind="head_not_captured"), 3)
         self.assertEqual(m.get("aster_exporter_connections_total", event="not_http"), 0)
+
+
+class NotHttpCaptureTest(CaptureCase):
+    """One exporter watching nginx and a TLS server (openssl s_server): the
+    TLS connections are not HTTP at the server's first answer (counted),
+    nginx's requests beside them are counted as usual."""
+    name = "tls_server_not_http"
+
+    def test_replay_equals_live(self):
+        web, tls = free_port(), free_port()
+        nginx = Nginx(web, workers=1)
+        self.addCleanup(nginx.stop)
+        nginx.write_file("x.txt", 17)
+        server = harness.start_openssl_server(tls, self.dir)
+        self.addCleanup(server.stop)
+        self.start_exporter(f"--target.port={web},{tls}")
+        self.exporter.wait_watching("nginx", processes=2)
+        self.exporter.wait_watching("openssl")
+        for line in (b"ping\n", b"GET / HTTP/1.1\n", b"hello\n"):
+            self.assertEqual(harness.tls_line_exchange(tls, line).strip(), line.strip()[::-1])
+        self.assertEqual(curl(*[f"http://127.0.0.1:{web}/x.txt"] * 2), [(200, 17)] * 2)
+        self.check_replay("nginx", 2)
+        m = Metrics(replay(self.capture))
+        self.assertEqual(m.get("aster_exporter_connections_total", event="not_http"), 3)
+        self.assertEqual(m.get("aster_http_requests_total"), 2)

@@ -8,13 +8,13 @@ exporter's rules give it. And a server that answers in another protocol
 import os
 import shutil
 import socket
-import ssl
 import subprocess
 import tempfile
 import time
 import unittest
 
-from harness import Exporter, Nginx, Proc, curl, free_port, http_exchange, reads_per_connection, wait_for, wait_port
+from harness import (Exporter, Nginx, curl, free_port, http_exchange, reads_per_connection, start_openssl_server,
+                     tls_line_exchange, wait_for)
 from test_pipeline import exporter_view
 
 STANDARD = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"}
@@ -155,32 +155,17 @@ class TlsServerTest(unittest.TestCase):
         port = free_port()
         d = tempfile.mkdtemp(prefix="aster-tls-")
         self.addCleanup(shutil.rmtree, d, True)
-        key, cert = os.path.join(d, "key.pem"), os.path.join(d, "cert.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                        "-nodes", "-keyout", key, "-out", cert, "-subj", "/CN=localhost", "-days", "1"],
-                       capture_output=True, check=True, timeout=30)
-        server = Proc(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", cert, "-key", key, "-rev",
-                       "-quiet"], log_name="s_server")
+        server = start_openssl_server(port, d)
         self.addCleanup(server.stop)
-        wait_port(port)
         exporter = Exporter(f"--target.port={port}")
         self.addCleanup(exporter.stop)
         exporter.wait_watching("openssl")
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
         # The client's first bytes: a ClientHello, an HTTP request line by
         # chance on a fresh connection (the first read's bytes are the
         # ClientHello's), and plain text the server never answers in kind.
         for line in (b"ping\n", b"GET / HTTP/1.1\n", b"hello\n"):
-            with socket.create_connection(("127.0.0.1", port)) as raw, ctx.wrap_socket(raw) as s:
-                s.sendall(line)
-                got = b""
-                while not got.endswith(b"\n"):
-                    chunk = s.recv(1024)
-                    self.assertTrue(chunk, "s_server answered")
-                    got += chunk
-                self.assertEqual(got.strip(), line.strip()[::-1], "the server's own answer: the line reversed")
+            self.assertEqual(tls_line_exchange(port, line).strip(), line.strip()[::-1],
+                             "the server's own answer: the line reversed")
         wait_for(lambda: exporter.scrape().get("aster_exporter_connections_total", event="not_http") == 3,
                  timeout=10, what="three connections skipped as not HTTP")
         m = exporter.scrape()
