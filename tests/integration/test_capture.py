@@ -20,6 +20,7 @@ import harness
 from harness import (Exporter, Metrics, Nginx, Proc, curl, free_port, http_exchange, start_node,
                      start_python_stock, wait_for, wait_port)
 from test_go_runtime import build_goserver
+from test_http2 import Nghttpd, h2load
 
 
 def replay(capture):
@@ -48,6 +49,9 @@ PIPELINE_FAMILIES = {
     "aster_exporter_pipeline_overflow_total", "aster_exporter_held_bytes_capped_total", "aster_exporter_http_series",
     "aster_exporter_path_overflow_total",
     "aster_exporter_series_overflow_total", "aster_exporter_route_positions_collapsed_total",
+    "aster_exporter_http2_connections_total", "aster_exporter_http2_streams_total",
+    "aster_exporter_http2_fields_unresolved_total", "aster_exporter_http2_table_epochs_total",
+    "aster_exporter_http2_resyncs_total", "aster_exporter_http2_frames_invalid_total",
 }
 
 
@@ -202,6 +206,28 @@ class NodeCaptureTest(CaptureCase):
         curl("-X", "POST", "-H", "Transfer-Encoding: chunked", "--data-binary", "w" * 5000, f"{base}/echo-size")
         early.close()
         self.check_replay("node", 1 + 3 + 2)
+
+
+class Http2CaptureTest(CaptureCase):
+    """nghttpd (h2c) driven by h2load: two connections of ten concurrent
+    streams each, answers completing out of order, 404s, and uploads."""
+    name = "nghttpd_h2load"
+
+    def test_replay_equals_live(self):
+        port = free_port()
+        server = Nghttpd(port)
+        self.addCleanup(server.stop)
+        server.write_file("a.txt", 100)
+        server.write_file("b.bin", 300)
+        self.start_exporter(f"--target.port={port}")
+        self.exporter.wait_watching("nghttpd")
+        base = f"http://127.0.0.1:{port}"
+        h2load("-n", "60", "-c", "2", "-m", "10", f"{base}/a.txt", f"{base}/b.bin", f"{base}/missing")
+        upload = os.path.join(self.dir, "upload")
+        with open(upload, "wb") as f:
+            f.write(b"u" * 200)
+        h2load("-n", "20", "-c", "1", "-m", "5", "-d", upload, f"{base}/a.txt")
+        self.check_replay("nghttpd", 80)
 
 
 class GoCaptureTest(CaptureCase):
