@@ -21,9 +21,19 @@
  * with cookies (browsers send 1-3 KiB), small enough that copying stays a
  * fraction of a microsecond. */
 #define ASTER_CAPTURE_DEFAULT 4096
-/* readv/writev/recvmsg/sendmsg: iovecs the probes walk before giving up and
- * reporting the rest of the syscall's bytes as not captured. */
-#define ASTER_MAX_IOV 4
+/* readv/writev/recvmsg/sendmsg: iovecs the probes walk, the kernel's own
+ * limit (UIO_MAXIOV); a syscall cannot pass more. */
+#define ASTER_MAX_IOV 1024
+/* Past the capture budget, each further iovec of the syscall is described by
+ * a hint (struct aster_iov_hint): its length and first bytes. Node.js writes
+ * a chunked response as one writev of (size line, CRLF, data, CRLF) per
+ * chunk, so these bytes hold every chunk-size line: 16 is a size line of
+ * 2^56 bytes with its CRLF. */
+#define ASTER_IOV_HINT_BYTES 16
+/* Hints per record at most (4 per Node chunk: 16 res.write()s in one
+ * writev); past it the rest of the syscall is a gap, flagged
+ * ASTER_F_IOV_TRUNCATED and counted (ASTER_CTR_IOV_HINTS_CAPPED). */
+#define ASTER_MAX_IOV_HINTS 64
 /* The probes pack small data records per CPU into batches of up to this
  * many bytes before handing them to the ring buffer (one ring record per
  * batch); userspace reads a ring record as one or more events back to
@@ -53,12 +63,15 @@ enum aster_direction {
 enum aster_event_flags {
 	/* sendfile/splice/io_uring or another path without a user buffer. */
 	ASTER_F_NO_USER_BUFFER = 1u << 0,
-	/* the iovec array was longer than ASTER_MAX_IOV entries. */
+	/* more iovecs past the capture budget than ASTER_MAX_IOV_HINTS: the
+	 * bytes after the last hint are not described. */
 	ASTER_F_IOV_TRUNCATED = 1u << 1,
 	/* bpf_probe_read_user failed (page not resident, bad pointer). */
 	ASTER_F_READ_FAILED = 1u << 2,
 	/* another probe was filling this CPU's staging (see ASTER_STAGE_BYTES). */
 	ASTER_F_STAGE_BUSY = 1u << 3,
+	/* the payload is followed by iovec hints (struct aster_iov_hints). */
+	ASTER_F_IOV_HINTS = 1u << 4,
 };
 
 /* The header of every ring-buffer record; DATA records are followed by
@@ -84,6 +97,26 @@ struct aster_event {
 	 * watched map), so a forked worker is attributed before userspace has
 	 * even heard of it. */
 	__u16 service_id;
+};
+
+/* With ASTER_F_IOV_HINTS, a data record goes on after its payload, at the
+ * next 8-byte boundary from the record's start, with this block and `count`
+ * hints. The syscall's bytes are then, in stream order: the captured_len
+ * bytes, `cut_rest` bytes not captured (the rest of the iovec the budget
+ * ended in), and for each hint its `len` bytes of which the first
+ * head_len are in head[]. What the hints do not reach (ASTER_F_IOV_TRUNCATED)
+ * moved but is not described. 8 bytes. */
+struct aster_iov_hints {
+	__u32 cut_rest;
+	__u16 count;
+	__u16 reserved;
+};
+/* 24 bytes, so every hint stays 8-byte aligned. */
+struct aster_iov_hint {
+	__u32 len;      /* bytes of the syscall in this iovec (cut at its return value) */
+	__u16 head_len; /* min(len, ASTER_IOV_HINT_BYTES); 0 if they could not be read */
+	__u16 reserved;
+	__u8 head[ASTER_IOV_HINT_BYTES];
 };
 
 /* The probes' prefilter: one bit per possible tgid (PID_MAX_LIMIT is 4 Mi on
@@ -139,6 +172,7 @@ enum aster_counter {
 	ASTER_CTR_CONN_STATE_FULL,       /* fallback mode: connection map full */
 	ASTER_CTR_WATCH_MAP_FULL,        /* fork of a watched process not followed: map full */
 	ASTER_CTR_STAGE_BUSY,            /* a transfer met its CPU's staging in use: reported as a gap */
+	ASTER_CTR_IOV_HINTS_CAPPED,      /* a record reached ASTER_MAX_IOV_HINTS: the rest is a gap */
 	ASTER_CTR_MAX,
 };
 

@@ -86,37 +86,113 @@ static __always_inline long read_user_at(struct aster_stage *s, __u32 off,
 	return bpf_probe_read_user(&s->buf[o], len, src);
 }
 
-/* Copies up to `limit` bytes from the first iovecs to buf[base]; returns
- * bytes copied, always a prefix of what the syscall moved. */
-static __always_inline __u32 copy_iovecs(struct aster_stage *s, struct aster_event *h, __u32 base,
-					 const struct iovec *iov, __u64 iovcnt,
-					 __u32 limit)
+/* One walk over a syscall's iovecs (bpf_loop's callback sees only this):
+ * copy until the budget is spent, then describe each further iovec by a
+ * hint. */
+struct iov_walk {
+	struct aster_stage *s;
+	const struct iovec *iov;
+	__u32 base;      /* where the payload starts in s->buf */
+	__u32 limit;     /* capture budget of this record */
+	__u32 moved;     /* bytes the syscall moved */
+	__u32 copied;    /* payload bytes copied */
+	__u32 walked;    /* bytes of the syscall in the iovecs walked so far */
+	__u32 cut_rest;  /* rest of the iovec the budget ended in */
+	__u32 hints_off; /* where the hint block goes in s->buf */
+	__u16 hints;
+	__u16 flags;
+};
+
+/* Reads the first n (<= ASTER_IOV_HINT_BYTES) bytes of an iovec into a hint. */
+static __always_inline long read_hint_head(struct aster_stage *s, __u32 off, const void *src, __u32 n)
 {
-	__u32 off = 0;
-#pragma unroll
-	for (int i = 0; i < ASTER_MAX_IOV; i++) {
-		if (i >= iovcnt || off >= limit)
-			break;
-		struct iovec v;
-		if (bpf_probe_read_user(&v, sizeof(v), &iov[i])) {
-			h->flags |= ASTER_F_READ_FAILED;
-			break;
-		}
-		__u32 want = limit - off;
-		__u32 n = v.iov_len < want ? (__u32)v.iov_len : want;
-		if (read_user_at(s, base + (off & (ASTER_CAPTURE_MAX - 1)), v.iov_base, n)) {
-			h->flags |= ASTER_F_READ_FAILED;
-			break;
-		}
-		off += n;
-	}
-	if (off < limit && iovcnt > ASTER_MAX_IOV)
-		h->flags |= ASTER_F_IOV_TRUNCATED;
-	return off;
+	__u64 o = off & ASTER_STAGE_COPY_MASK;
+	__u64 len = n > ASTER_IOV_HINT_BYTES ? ASTER_IOV_HINT_BYTES : n;
+	asm volatile("" : "+r"(len)); /* see read_user_at */
+	len &= 2 * ASTER_IOV_HINT_BYTES - 1;
+	if (len > ASTER_IOV_HINT_BYTES)
+		return -1;
+	return bpf_probe_read_user(&s->buf[o], len, src);
 }
 
+static long iov_step(__u64 i, void *arg)
+{
+	struct iov_walk *w = arg;
+	if (w->walked >= w->moved)
+		return 1;
+	struct iovec v;
+	if (bpf_probe_read_user(&v, sizeof(v), &w->iov[i & (ASTER_MAX_IOV - 1)])) {
+		w->flags |= ASTER_F_READ_FAILED;
+		return 1;
+	}
+	__u32 left = w->moved - w->walked;
+	__u32 len = v.iov_len < left ? (__u32)v.iov_len : left;
+	if (!len)
+		return 0;
+	if (w->copied < w->limit) {
+		__u32 want = w->limit - w->copied;
+		__u32 n = len < want ? len : want;
+		if (read_user_at(w->s, w->base + (w->copied & (ASTER_CAPTURE_MAX - 1)), v.iov_base, n)) {
+			w->flags |= ASTER_F_READ_FAILED;
+			return 1;
+		}
+		w->copied += n;
+		w->walked += len;
+		w->cut_rest = len - n;
+		/* The hints go after the payload, which is final once the budget is spent. */
+		w->hints_off = (w->base + w->copied + 7) & ~7u;
+		return 0;
+	}
+	if (w->hints >= ASTER_MAX_IOV_HINTS) {
+		w->flags |= ASTER_F_IOV_TRUNCATED;
+		count(ASTER_CTR_IOV_HINTS_CAPPED, 1);
+		return 1;
+	}
+	__u32 o = (w->hints_off + sizeof(struct aster_iov_hints) +
+		   w->hints * sizeof(struct aster_iov_hint)) & ASTER_STAGE_COPY_MASK;
+	struct aster_iov_hint *hint = (struct aster_iov_hint *)&w->s->buf[o];
+	__u32 n = len < ASTER_IOV_HINT_BYTES ? len : ASTER_IOV_HINT_BYTES;
+	hint->len = len;
+	hint->reserved = 0;
+	/* An unreadable head leaves only the length: a gap, not a guess. */
+	hint->head_len = read_hint_head(w->s, o + 8, v.iov_base, n) ? 0 : n;
+	w->hints++;
+	w->walked += len;
+	return 0;
+}
+
+/* Copies up to `limit` bytes across the iovecs to buf[base], then hints the
+ * iovecs past it; returns bytes copied (a prefix of what the syscall moved)
+ * and sets *extra to the bytes of the hint block after the payload. */
+static __always_inline __u32 copy_iovecs(struct aster_stage *s, struct aster_event *h, __u32 base,
+					 const struct iovec *iov, __u64 iovcnt,
+					 __u32 limit, __u32 moved, __u32 *extra)
+{
+	struct iov_walk w = {
+		.s = s,
+		.iov = iov,
+		.base = base,
+		.limit = limit,
+		.moved = moved,
+	};
+	bpf_loop(iovcnt < ASTER_MAX_IOV ? (__u32)iovcnt : ASTER_MAX_IOV, iov_step, &w, 0);
+	h->flags |= w.flags;
+	if (w.hints) {
+		__u32 o = w.hints_off & ASTER_STAGE_COPY_MASK;
+		struct aster_iov_hints *hb = (struct aster_iov_hints *)&s->buf[o];
+		hb->cut_rest = w.cut_rest;
+		hb->count = w.hints;
+		hb->reserved = 0;
+		h->flags |= ASTER_F_IOV_HINTS;
+		*extra = (w.hints_off - base - w.copied) + sizeof(struct aster_iov_hints) +
+			 w.hints * sizeof(struct aster_iov_hint);
+	}
+	return w.copied;
+}
+
+/* *extra: bytes after the payload (iovec hints), 0 if none. */
 static __always_inline __u32 copy_payload(struct aster_stage *s, struct aster_event *h, __u32 base, __u8 shape,
-					  __u64 ubuf, __u64 iovcnt, __u32 limit)
+					  __u64 ubuf, __u64 iovcnt, __u32 limit, __u32 moved, __u32 *extra)
 {
 	switch (shape) {
 	case ASTER_SHAPE_FLAT:
@@ -126,14 +202,14 @@ static __always_inline __u32 copy_payload(struct aster_stage *s, struct aster_ev
 		}
 		return limit;
 	case ASTER_SHAPE_IOV:
-		return copy_iovecs(s, h, base, (const struct iovec *)ubuf, iovcnt, limit);
+		return copy_iovecs(s, h, base, (const struct iovec *)ubuf, iovcnt, limit, moved, extra);
 	case ASTER_SHAPE_MSG: {
 		struct user_msghdr msg;
 		if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)ubuf)) {
 			h->flags |= ASTER_F_READ_FAILED;
 			return 0;
 		}
-		return copy_iovecs(s, h, base, msg.msg_iov, msg.msg_iovlen, limit);
+		return copy_iovecs(s, h, base, msg.msg_iov, msg.msg_iovlen, limit, moved, extra);
 	}
 	default:
 		h->flags |= ASTER_F_NO_USER_BUFFER;
@@ -231,9 +307,14 @@ static __always_inline void emit_data(struct aster_conn_state *st, __u8 dir,
 	if (off == 0)
 		s->oldest_ts = h->timestamp_ns;
 	h->flags = 0;
-	__u32 captured = copy_payload(s, h, off + sizeof(struct aster_event), shape, ubuf, iovcnt, limit);
+	__u32 extra = 0;
+	__u32 captured = copy_payload(s, h, off + sizeof(struct aster_event), shape, ubuf, iovcnt, limit,
+				      moved, &extra);
 	h->captured_len = captured;
-	s->staged = off + ((sizeof(struct aster_event) + (captured & (ASTER_CAPTURE_MAX * 2 - 1)) + 7) & ~7u);
+	/* The hint block may reach past ASTER_STAGE_BYTES like a large payload
+	 * does: buf[] has room, and the next record flushes first. */
+	s->staged = off + ((sizeof(struct aster_event) + (captured & (ASTER_CAPTURE_MAX * 2 - 1)) +
+			    (extra & 4095) + 7) & ~7u);
 	s->staged_records++;
 	s->staged_moved += moved;
 	if (!batching)

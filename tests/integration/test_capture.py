@@ -47,7 +47,7 @@ PIPELINE_FAMILIES = {
     "aster_exporter_requests_unanswered_total", "aster_exporter_body_size_estimated_total",
     "aster_exporter_records_reordered_total", "aster_exporter_records_late_total",
     "aster_exporter_pipeline_overflow_total", "aster_exporter_held_bytes_capped_total", "aster_exporter_http_series",
-    "aster_exporter_path_overflow_total",
+    "aster_exporter_path_overflow_total", "aster_exporter_iov_hint_bytes_total",
     "aster_exporter_series_overflow_total", "aster_exporter_route_positions_collapsed_total",
     "aster_exporter_http2_connections_total", "aster_exporter_http2_streams_total",
     "aster_exporter_http2_fields_unresolved_total", "aster_exporter_http2_table_epochs_total",
@@ -228,6 +228,28 @@ class Http2CaptureTest(CaptureCase):
             f.write(b"u" * 200)
         h2load("-n", "20", "-c", "1", "-m", "5", "-d", upload, f"{base}/a.txt")
         self.check_replay("nghttpd", 80)
+
+
+class NodeWritevCaptureTest(CaptureCase):
+    """Node.js res.write() one to seven times per response, each response
+    one writev of four iovecs per chunk, past a 256-byte budget: the iovec
+    hints in the capture give every chunk boundary (test_iovecs.py)."""
+    name = "node_writev_hints"
+    exporter_args = ("--capture.bytes=256",)
+
+    def test_replay_equals_live(self):
+        from test_iovecs import drive, make_plan
+        port = free_port()
+        server = start_node(port)
+        self.addCleanup(server.stop)
+        self.start_exporter(f"--target.port={port}")
+        self.exporter.wait_watching("node")
+        plan = make_plan(120, seed=5)
+        drive(port, plan)
+        self.check_replay("node", len(plan))
+        m = Metrics(replay(self.capture))
+        self.assertEqual(m.get("aster_exporter_body_size_estimated_total"), 0)
+        self.assertGreater(m.get("aster_exporter_iov_hint_bytes_total"), 0)
 
 
 class GoCaptureTest(CaptureCase):

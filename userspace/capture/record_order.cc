@@ -17,10 +17,10 @@ void RecordOrder::add_ring_record(const void* data, size_t size) {
     size_t len = size;
     if (size >= sizeof(aster_event)) {
       const auto& ev = *reinterpret_cast<const aster_event*>(p);
-      size_t want = sizeof(aster_event) + (ev.kind == ASTER_EVENT_DATA ? ev.captured_len : 0);
+      size_t want = ev.kind == ASTER_EVENT_DATA ? data_record_size(ev, p, size) : sizeof(aster_event);
       // A length past the record's end is kept whole: the tracker counts it
       // as malformed.
-      if (want <= size) len = want;
+      if (want != 0 && want <= size) len = want;
     }
     add_event(p, len);
     size_t step = aligned(len);

@@ -20,6 +20,10 @@ std::vector<prometheus::MetricFamily> PipelineSelfMetrics::Collect() const {
                     .take());
 
   add_counter(out, "aster_exporter_captured_bytes_total", "Payload bytes copied by the probes and parsed.", stats_.bytes_captured.get());
+  add_counter(out, "aster_exporter_iov_hint_bytes_total",
+              "First bytes of iovecs past --capture.bytes (iovec hints) handed to the parser to follow chunk framing; "
+              "the rest of those iovecs counts as a not_captured gap.",
+              stats_.bytes_hinted.get());
   out.push_back(FamilyBuilder("aster_exporter_gap_bytes_total",
                               "Stream bytes that moved but were not captured, by reason: not_captured "
                               "(beyond --capture.bytes), no_user_buffer (sendfile, splice, io_uring), lost "

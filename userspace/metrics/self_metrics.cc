@@ -49,6 +49,10 @@ std::vector<prometheus::MetricFamily> SelfMetrics::Collect() const {
         "1 when the probes stage small records per CPU and hand them over in batches; 0 when every record goes to the ring buffer at once.",
         probes_.batching() ? 1 : 0);
   add_counter(out, "aster_exporter_staging_busy_total", "Transfers that found their CPU's staging in use (a probe nested in another; not expected): sent without payload, counted as not_captured gaps.", k[ASTER_CTR_STAGE_BUSY]);
+  add_counter(out, "aster_exporter_iov_hints_capped_total",
+              "Transfers with more iovecs past --capture.bytes than the probes describe per record (64): the bytes "
+              "after the last one are a not_captured gap, and a chunked body there is estimated.",
+              k[ASTER_CTR_IOV_HINTS_CAPPED]);
   out.push_back(FamilyBuilder("aster_exporter_stage_flushes_total",
                               "Flushes of a CPU's staged records asked by the exporter (each an inter-processor "
                               "interrupt), by result: flushed, or busy (it landed inside an append; asked again).",

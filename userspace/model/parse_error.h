@@ -17,6 +17,7 @@ enum class ParseError : uint8_t {
   kHeadNotCaptured,   // a gap fell inside a start line or headers
   kChunkFramingLost,  // a gap swallowed chunk-size lines: size estimated
   kResync,            // bytes skipped while looking for the next start line
+  kChunkHintRejected, // an iovec hint was not the chunk framing expected there: size estimated
   kCount,
 };
 

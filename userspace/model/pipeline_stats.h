@@ -21,6 +21,7 @@ struct StatCounter {
 struct PipelineStats {
   StatCounter events_data, events_close, events_fork, events_exit, events_listen, events_exec, events_malformed;
   StatCounter bytes_captured;
+  StatCounter bytes_hinted;       // first bytes of iovecs past the budget (iovec hints) given to the parser
   StatCounter gap_not_captured;   // beyond --capture.bytes, or iovecs past the first ones
   StatCounter gap_no_buffer;      // sendfile/splice/io_uring: no user buffer to copy
   StatCounter gap_lost;           // records the ring buffer dropped (stream positions jumped)

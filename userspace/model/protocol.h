@@ -83,6 +83,12 @@ class ProtocolSession {
   virtual void feed(uint8_t dir, const uint8_t* data, size_t len, uint64_t ts_ns) = 0;
   // `len` bytes of `dir` moved at `ts_ns` but were not captured, or lost.
   virtual void gap(uint8_t dir, uint64_t len, uint64_t ts_ns) = 0;
+  // The first bytes of an iovec past the capture budget (an iovec hint):
+  // real bytes at their place in the stream, but with gaps around them and
+  // no message start before them, so a protocol may use them to follow its
+  // framing (HTTP/1.x chunk-size lines) and must check them. By default
+  // they are a gap.
+  virtual void hint(uint8_t dir, const uint8_t* /*data*/, size_t len, uint64_t ts_ns) { gap(dir, len, ts_ns); }
   // The connection closed: finish what can be finished, drop the rest.
   virtual void close(uint64_t ts_ns) = 0;
   // What the connection does with the bytes that follow.

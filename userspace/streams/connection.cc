@@ -2,8 +2,15 @@
 #include "streams/connection.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace aster {
+namespace {
+// A record kept for later: its payload and iovec hints.
+std::vector<uint8_t> record_tail(const aster_event& ev, const uint8_t* payload) {
+  return std::vector<uint8_t>(payload, payload + data_record_tail(ev, payload));
+}
+}  // namespace
 
 Connection::Connection(const ConnectionContext& ctx, const std::vector<const Protocol*>& protocols)
     : ctx_(ctx), protocols_(protocols) {}
@@ -59,8 +66,8 @@ void Connection::deliver_following(Direction& d) {
 }
 
 void Connection::hold(Direction& d, const aster_event& ev, const uint8_t* payload) {
-  d.held.push_back(Held{ev, std::vector<uint8_t>(payload, payload + ev.captured_len), batch_});
-  held_bytes_ += ev.captured_len;
+  d.held.push_back(Held{ev, record_tail(ev, payload), batch_});
+  held_bytes_ += d.held.back().bytes.size();
   if (held_bytes_ <= kMaxHeldBytes) return;
   ctx_.stats->held_bytes_capped.add();
   // Releasing this direction is enough: every addition checks the cap, so
@@ -129,7 +136,7 @@ void Connection::classify(const aster_event& ev, const uint8_t* payload) {
     b.data = payload;
     b.len = std::min<size_t>(ev.captured_len, FirstBytes::kDetectBytes);
   } else {
-    u.records.push_back(Held{ev, std::vector<uint8_t>(payload, payload + ev.captured_len), batch_});
+    u.records.push_back(Held{ev, record_tail(ev, payload), batch_});
     size_t room = FirstBytes::kDetectBytes - std::min(u.prefix.size(), FirstBytes::kDetectBytes);
     u.prefix.insert(u.prefix.end(), payload, payload + std::min<size_t>(room, ev.captured_len));
     b.data = u.prefix.data();
@@ -173,7 +180,7 @@ void Connection::classify(const aster_event& ev, const uint8_t* payload) {
   }
   if (need_more && !rejected && b.len < FirstBytes::kDetectBytes) {
     if (alone) {  // wait for the next read, keeping this one
-      u.records.push_back(Held{ev, std::vector<uint8_t>(payload, payload + ev.captured_len), batch_});
+      u.records.push_back(Held{ev, record_tail(ev, payload), batch_});
       u.prefix.assign(b.data, b.data + b.len);
     }
     return;
@@ -214,6 +221,10 @@ void Connection::deliver(const aster_event& ev, const uint8_t* payload) {
     session_->feed(dir, payload, ev.captured_len, ev.timestamp_ns);
     if (!follow_session()) return;
   }
+  if (ev.flags & ASTER_F_IOV_HINTS) {
+    deliver_hinted(ev, payload);
+    return;
+  }
   if (ev.byte_count > ev.captured_len) {
     uint64_t missing = ev.byte_count - ev.captured_len;
     if (ev.flags & ASTER_F_NO_USER_BUFFER) {
@@ -224,6 +235,41 @@ void Connection::deliver(const aster_event& ev, const uint8_t* payload) {
     session_->gap(dir, missing, ev.timestamp_ns);
     follow_session();
   }
+}
+
+// The bytes after the payload, as the hints describe them: the rest of the
+// iovec the budget ended in, then each further iovec's first bytes and the
+// rest of it, then whatever the hints did not reach. Lengths past the
+// transfer (a malformed block) are cut to it.
+void Connection::deliver_hinted(const aster_event& ev, const uint8_t* payload) {
+  const uint8_t dir = ev.direction & 1;
+  const uint8_t* block = payload + (iov_hints_offset(ev) - sizeof(aster_event));
+  aster_iov_hints hb;
+  std::memcpy(&hb, block, sizeof hb);
+  uint64_t left = ev.byte_count - ev.captured_len;
+  auto skip = [&](uint64_t n) {
+    n = std::min(n, left);
+    if (n == 0) return true;
+    left -= n;
+    ctx_.stats->gap_not_captured.add(n);
+    session_->gap(dir, n, ev.timestamp_ns);
+    return follow_session();
+  };
+  if (!skip(hb.cut_rest)) return;
+  for (uint16_t i = 0; i < hb.count && left > 0; ++i) {
+    aster_iov_hint h;
+    std::memcpy(&h, block + sizeof hb + i * sizeof h, sizeof h);
+    const uint64_t len = std::min<uint64_t>(h.len, left);
+    const size_t head = std::min<size_t>({h.head_len, sizeof h.head, len});
+    if (head) {
+      left -= head;
+      ctx_.stats->bytes_hinted.add(head);
+      session_->hint(dir, h.head, head, ev.timestamp_ns);
+      if (!follow_session()) return;
+    }
+    if (!skip(len - head)) return;
+  }
+  skip(left);
 }
 
 bool Connection::follow_session() {

@@ -70,6 +70,7 @@ class Connection {
   // The ordered path: stream positions, holding, delivery.
   void accept(const aster_event& ev, const uint8_t* payload);
   void deliver(const aster_event& ev, const uint8_t* payload);
+  void deliver_hinted(const aster_event& ev, const uint8_t* payload);
   // After the session took bytes: stop, or hand over to another protocol.
   bool follow_session();
   void hold(Direction& d, const aster_event& ev, const uint8_t* payload);

@@ -43,7 +43,7 @@ void ConnectionTracker::on_record(const void* data, size_t size) {
   const auto& ev = *static_cast<const aster_event*>(data);
   switch (ev.kind) {
     case ASTER_EVENT_DATA: {
-      if (sizeof(aster_event) + ev.captured_len > size || ev.captured_len > ev.byte_count) {
+      if (data_record_size(ev, static_cast<const uint8_t*>(data), size) == 0 || ev.captured_len > ev.byte_count) {
         stats_.events_malformed.add();
         return;
       }

@@ -5,13 +5,55 @@
 //   POST /echo-size            reads the request body, answers its length as text
 //   GET  /proxy?port=P         makes its own outgoing request to 127.0.0.1:P/upstream
 //   GET  /status/<code>        empty body with that status
+//   GET  /parts/<name>?sizes=A,B,..[&status=C][&spread=1]
+//                              one res.write() per size, then res.end(); all in one tick
+//                              (Node sends the head and every chunk as ONE writev, four
+//                              iovecs per chunk), or each in its own tick with spread=1
+// With a third argument FILE, SIGUSR2 writes the server's own counters of
+// /parts there as JSON: {"requests": {"<path> <status>": n}, "body": {"<path>": bytes}},
+// then "counters written" on stdout.
 'use strict';
+const fs = require('fs');
 const http = require('http');
 const port = parseInt(process.argv[2], 10);
+const countersFile = process.argv[3];
+const counters = { requests: {}, body: {} };
+
+function parts(url, res) {
+  const sizes = (url.searchParams.get('sizes') || '').split(',').filter((x) => x).map((x) => parseInt(x, 10));
+  const status = parseInt(url.searchParams.get('status') || '200', 10);
+  const spread = url.searchParams.get('spread') === '1';
+  const key = `${url.pathname} ${status}`;
+  counters.requests[key] = (counters.requests[key] || 0) + 1;
+  res.writeHead(status, { 'Content-Type': 'text/plain' });
+  let i = 0;
+  const next = () => {
+    while (i < sizes.length) {
+      const n = sizes[i++];
+      res.write('p'.repeat(n));
+      counters.body[url.pathname] = (counters.body[url.pathname] || 0) + n;
+      if (spread) {
+        setImmediate(next);
+        return;
+      }
+    }
+    res.end();
+  };
+  next();
+}
+
+if (countersFile) {
+  process.on('SIGUSR2', () => {
+    fs.writeFileSync(countersFile, JSON.stringify(counters));
+    console.log('counters written');
+  });
+}
 
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://x');
-  if (url.pathname === '/chunked') {
+  if (url.pathname.startsWith('/parts/')) {
+    parts(url, res);
+  } else if (url.pathname === '/chunked') {
     const n = parseInt(url.searchParams.get('n') || '3', 10);
     const size = parseInt(url.searchParams.get('size') || '10', 10);
     res.writeHead(200, { 'Content-Type': 'text/plain' });

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <string>
@@ -479,6 +480,100 @@ TEST(Connection, ARequestLineLongerThanTheCaptureKeepsItsMethodAndPath) {
   h.data(1, IN, kGet, 4 * ms);  // the next request on the connection
   h.data(1, OUT, kOk, 5 * ms);
   EXPECT_EQ(h.value("aster_http_requests_total", {{"method", "GET"}, {"path", "/a/x.txt"}}), 2);
+}
+
+// Node.js's writev of a chunked response, four iovecs per res.write(),
+// reaching far past the capture budget: the iovec hints keep every chunk
+// boundary, so the body is exact, through held (reordered) records too.
+std::vector<std::string> NodeWritev(const std::vector<size_t>& sizes) {
+  std::vector<std::string> iovs;
+  iovs.push_back("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n");
+  for (size_t n : sizes) {
+    char line[16];
+    std::snprintf(line, sizeof line, "%zx", n);
+    iovs.push_back(line);
+    iovs.push_back("\r\n");
+    iovs.push_back(std::string(n, 'd'));
+    iovs.push_back("\r\n");
+  }
+  iovs.push_back("0\r\n\r\n");
+  return iovs;
+}
+
+size_t Total(const std::vector<std::string>& iovs) {
+  size_t n = 0;
+  for (const auto& v : iovs) n += v.size();
+  return n;
+}
+
+TEST(ConnectionHints, NodeChunkedWritevPastTheBudgetIsExact) {
+  Harness h;
+  const std::string get = "GET /parts HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::vector<size_t> sizes = {1, 5000, 17, 300000, 16, 2};
+  uint64_t in = 0, out = 0;
+  for (int i = 0; i < 3; ++i) {
+    auto req = data_record(9, IN, in, get, (10 + 2 * i) * ms);
+    h.tracker.on_record(req.data(), req.size());
+    in += get.size();
+    auto iovs = NodeWritev(sizes);
+    auto rec = iov_record(9, OUT, out, iovs, (11 + 2 * i) * ms, 4096);
+    h.tracker.on_record(rec.data(), rec.size());
+    out += Total(iovs);
+  }
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"path", "/parts"}}), 3);
+  EXPECT_EQ(h.value("aster_http_response_size_bytes", {{"path", "/parts"}}, "sum"), 3 * (1 + 5000 + 17 + 300000 + 16 + 2));
+  EXPECT_EQ(h.stats.bodies_estimated.get(), 0u);
+  EXPECT_GT(h.stats.bytes_hinted.get(), 0u);
+  EXPECT_EQ(h.stats.parse_errors[static_cast<int>(ParseError::kChunkFramingLost)].get(), 0u);
+}
+
+TEST(ConnectionHints, HintsSurviveBeingHeldForAnEarlierRecord) {
+  Harness h;
+  const std::string get = "GET /parts HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  h.data(4, IN, "GET /first HTTP/1.1\r\nHost: x\r\n\r\n", 1 * ms);
+  h.data(4, OUT, ok, 2 * ms);
+  h.data(4, IN, get, 3 * ms);
+  // One response in two writevs; the second's record arrives first.
+  std::vector<std::string> iovs = NodeWritev({10, 20});
+  iovs.pop_back();  // the last chunk comes with the second writev
+  std::vector<std::string> more = NodeWritev({70000, 3});
+  more.erase(more.begin());  // no head: the same response goes on
+  auto first = iov_record(4, OUT, ok.size(), iovs, 4 * ms, 4096);
+  auto second = iov_record(4, OUT, ok.size() + Total(iovs), more, 5 * ms, 64);
+  h.tracker.on_record(second.data(), second.size());
+  EXPECT_EQ(h.stats.chunks_reordered.get(), 1u);
+  h.tracker.on_record(first.data(), first.size());
+  EXPECT_EQ(h.value("aster_http_response_size_bytes", {{"path", "/parts"}}, "sum"), 10 + 20 + 70000 + 3);
+  EXPECT_EQ(h.stats.bodies_estimated.get(), 0u);
+}
+
+TEST(ConnectionHints, PastTheHintBoundTheBodyIsEstimatedAndCounted) {
+  Harness h;
+  h.data(5, IN, "GET /parts HTTP/1.1\r\nHost: x\r\n\r\n", 1 * ms);
+  auto iovs = NodeWritev({100, 100, 100, 100, 100});
+  auto rec = iov_record(5, OUT, 0, iovs, 2 * ms, 200, 6);
+  h.tracker.on_record(rec.data(), rec.size());
+  h.skip(5, OUT, Total(iovs));
+  h.data(5, IN, "GET /after HTTP/1.1\r\nHost: x\r\n\r\n", 3 * ms);
+  h.data(5, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 4 * ms);
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"path", "/parts"}}), 1);
+  EXPECT_EQ(h.stats.bodies_estimated.get(), 1u);
+  EXPECT_EQ(h.value("aster_http_response_size_bytes", {{"path", "/after"}}, "sum"), 2);
+}
+
+TEST(ConnectionHints, AMalformedHintBlockIsCountedNotRead) {
+  Harness h;
+  auto rec = iov_record(6, OUT, 0, NodeWritev({10}), 1 * ms, 8);
+  // The block claims more hints than the record holds.
+  aster_event ev;
+  std::memcpy(&ev, rec.data(), sizeof ev);
+  aster_iov_hints hb;
+  std::memcpy(&hb, rec.data() + iov_hints_offset(ev), sizeof hb);
+  hb.count += 1;
+  std::memcpy(rec.data() + iov_hints_offset(ev), &hb, sizeof hb);
+  h.tracker.on_record(rec.data(), rec.size());
+  EXPECT_EQ(h.stats.events_malformed.get(), 1u);
 }
 
 }  // namespace

@@ -28,6 +28,10 @@ void Http1Session::gap(uint8_t dir, uint64_t len, uint64_t ts_ns) {
   if (!stopped_ && len) parser(dir).gap(len, ts_ns);
 }
 
+void Http1Session::hint(uint8_t dir, const uint8_t* data, size_t len, uint64_t ts_ns) {
+  if (!stopped_) parser(dir).hint(data, len, ts_ns);
+}
+
 void Http1Session::close(uint64_t ts_ns) {
   if (stopped_) return;
   requests_.end_of_stream(ts_ns);

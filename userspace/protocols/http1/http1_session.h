@@ -27,6 +27,7 @@ class Http1Session : public ProtocolSession {
 
   void feed(uint8_t dir, const uint8_t* data, size_t len, uint64_t ts_ns) override;
   void gap(uint8_t dir, uint64_t len, uint64_t ts_ns) override;
+  void hint(uint8_t dir, const uint8_t* data, size_t len, uint64_t ts_ns) override;
   void close(uint64_t ts_ns) override;
   Next next() const override { return stopped_ ? Next::kStop : Next::kContinue; }
 

@@ -121,8 +121,55 @@ const uint8_t* HttpStreamParser::OnTrailers(const uint8_t* p, const uint8_t* end
   return p;
 }
 
-void HttpStreamParser::EnterEstimate(uint64_t lost_bytes) {
-  sink_->on_error(ParseError::kChunkFramingLost, lost_bytes);
+bool HttpStreamParser::ReadsHints() const {
+  switch (state_) {
+    case State::kBody:
+    case State::kChunkSize:
+    case State::kChunkData:
+    case State::kChunkDataEnd:
+      return true;
+    case State::kTrailers:
+      return !est_trailers_;
+    default:
+      return false;
+  }
+}
+
+// Node.js writes each chunk as its own iovecs (size line, CRLF, data, CRLF),
+// so past the capture budget the hints hold every chunk-size line and the
+// body stays exact. A hint is checked as any captured byte is, but a
+// mismatch is not a broken message: the hint may not be where framing is
+// (another writer's iovecs), so the body is estimated from there on.
+void HttpStreamParser::hint(const uint8_t* data, size_t len, uint64_t ts_ns) {
+  if (state_ == State::kStopped || data == nullptr || len == 0) return;
+  ts_ = ts_ns;
+  const uint8_t* p = data;
+  const uint8_t* const end = data + len;
+  hinting_ = true;
+  hint_rejected_ = false;
+  while (p < end && ReadsHints()) {
+    const uint8_t* step = p;
+    p = Step(p, end);
+    if (!hint_rejected_) continue;
+    hinting_ = false;
+    if (state_ == State::kTrailers) {
+      // Every chunk was read, so the body is exact; where the trailers end
+      // is unknown, as after a gap there.
+      Complete();
+      if (state_ != State::kStopped) EnterResync(false);
+      return;
+    }
+    EnterEstimate(static_cast<uint64_t>(end - step), ParseError::kChunkHintRejected);
+    return;
+  }
+  hinting_ = false;
+  // What the body's framing does not take (the next message's head) is
+  // not read from a hint.
+  if (p < end) gap(static_cast<uint64_t>(end - p), ts_ns);
+}
+
+void HttpStreamParser::EnterEstimate(uint64_t lost_bytes, ParseError err) {
+  sink_->on_error(err, lost_bytes);
   est_bytes_ = lost_bytes;
   head_bytes_ = 0;
   match_ = 0;

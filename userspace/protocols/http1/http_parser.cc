@@ -53,16 +53,20 @@ void HttpStreamParser::feed(const uint8_t* data, size_t len, uint64_t ts_ns) {
       match_base_ = 2;
     }
   }
+  while (p < end && state_ != State::kStopped) p = Step(p, end);
+}
+
+const uint8_t* HttpStreamParser::Step(const uint8_t* p, const uint8_t* end) {
   // One handler per state, in State's order; kStopped takes nothing.
-  using Step = const uint8_t* (HttpStreamParser::*)(const uint8_t*, const uint8_t*);
-  static constexpr Step kSteps[] = {
+  using Handler = const uint8_t* (HttpStreamParser::*)(const uint8_t*, const uint8_t*);
+  static constexpr Handler kSteps[] = {
       &HttpStreamParser::OnStartLine,   &HttpStreamParser::OnHeaders,    &HttpStreamParser::OnBody,
       &HttpStreamParser::OnChunkSize,   &HttpStreamParser::OnChunkData,  &HttpStreamParser::OnChunkDataEnd,
       &HttpStreamParser::OnTrailers,    &HttpStreamParser::OnUntilClose, &HttpStreamParser::OnEstimate,
       &HttpStreamParser::OnResync,
   };
   static_assert(sizeof kSteps / sizeof kSteps[0] == static_cast<size_t>(State::kStopped));
-  while (p < end && state_ != State::kStopped) p = (this->*kSteps[static_cast<size_t>(state_)])(p, end);
+  return (this->*kSteps[static_cast<size_t>(state_)])(p, end);
 }
 
 const uint8_t* HttpStreamParser::OnUntilClose(const uint8_t* p, const uint8_t* end) {
@@ -330,6 +334,12 @@ void HttpStreamParser::HeadCutByGap(uint64_t len) {
 }
 
 void HttpStreamParser::DropMessage(ParseError err, uint64_t bytes, bool at_line_start) {
+  if (hinting_) {
+    // Hinted bytes that are not the framing expected are not trusted;
+    // hint() decides what follows.
+    hint_rejected_ = true;
+    return;
+  }
   sink_->on_error(err, bytes);
   EnterResync(at_line_start);
 }

@@ -84,6 +84,11 @@ class HttpStreamParser {
   void feed(const uint8_t* data, size_t len, uint64_t ts_ns);
   // `len` bytes moved at `ts_ns` but were not captured.
   void gap(uint64_t len, uint64_t ts_ns);
+  // The first bytes of an iovec past the capture budget, with gaps around
+  // them (see ProtocolSession::hint). Only a body's framing reads them, and
+  // a chunk-size line or chunk end they do not hold where one is due sends
+  // the body to the estimate (kChunkHintRejected); elsewhere they are a gap.
+  void hint(const uint8_t* data, size_t len, uint64_t ts_ns);
   // The connection closed: completes a close-delimited body; a message cut
   // short is dropped silently if only its head was pending, or completed
   // with the bytes seen when its body was close-delimited.
@@ -130,6 +135,10 @@ class HttpStreamParser {
   const uint8_t* OnUntilClose(const uint8_t* p, const uint8_t* end);
   const uint8_t* OnEstimate(const uint8_t* p, const uint8_t* end);
   const uint8_t* OnResync(const uint8_t* p, const uint8_t* end);
+  // Runs the current state's handler on [p, end); returns where it stopped.
+  const uint8_t* Step(const uint8_t* p, const uint8_t* end);
+  // The states whose framing hinted bytes may carry on.
+  bool ReadsHints() const;
   // Consumes one gap piece in the current state; returns the bytes used.
   uint64_t GapStep(uint64_t len);
   // Takes bytes up to and including the next LF. True with `line` set (CR
@@ -146,7 +155,8 @@ class HttpStreamParser {
   bool ParseHeaderLine(std::string_view line);
   void FinishHead();
   void BeginChunkedBody();
-  void EnterEstimate(uint64_t lost_bytes);
+  // `err`: what is counted for the switch to the estimate.
+  void EnterEstimate(uint64_t lost_bytes, ParseError err = ParseError::kChunkFramingLost);
   void Complete();
   // A request head whose end fell into a gap of `len` bytes after its
   // request line was read: the request is reported with its method and
@@ -182,6 +192,8 @@ class HttpStreamParser {
   bool candidate_at_boundary_ = false;  // the start line in progress began a syscall
   bool stop_after_ = false;             // stop once the current message completes
   bool saw_cr_ = false;
+  bool hinting_ = false;         // hint() is running the handlers
+  bool hint_rejected_ = false;   // a handler found the hinted bytes were not framing
   bool est_trailers_ = false;    // kTrailers reached from estimate mode
   bool est_terminated_ = false;  // estimate mode saw the last chunk
   uint8_t match_ = 0;            // estimate mode: progress through "\r\n0\r\n"

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <random>
@@ -1022,6 +1024,129 @@ TEST(HttpParserMalformed, RandomFeedsAndGapsNeverCrash) {
     Feed(r.parser, kind == StreamKind::kRequests ? kCurlGet : kNginx404, 100);
     ASSERT_FALSE(r.sink.Dones().empty());
     EXPECT_EQ(r.sink.Dones().back()->done.first_byte_ns, 100u);
+  }
+}
+
+
+// --- Iovec hints -----------------------------------------------------------
+// Node.js writes a chunked response as one writev of (size line, CRLF,
+// data, CRLF) per res.write(); past the capture budget the probes send each
+// iovec's length and first 16 bytes (bpf/aster_events.h).
+
+void Hint(HttpStreamParser& p, const std::string& s, uint64_t ts) {
+  p.hint(reinterpret_cast<const uint8_t*>(s.data()), s.size(), ts);
+}
+
+// One iovec past the budget as Connection delivers it: its first 16 bytes
+// as a hint, the rest as a gap.
+void HintedIovec(HttpStreamParser& p, const std::string& iov, uint64_t ts) {
+  const size_t n = std::min<size_t>(iov.size(), 16);
+  Hint(p, iov.substr(0, n), ts);
+  if (iov.size() > n) p.gap(iov.size() - n, ts);
+}
+
+const std::string kNodeChunkedHead =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: Wed, 02 Dec 2026 20:00:00 GMT\r\n"
+    "Connection: keep-alive\r\nKeep-Alive: timeout=30\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+TEST(HttpParserHints, NodeWritevPastTheBudgetIsExact) {
+  Harness r(StreamKind::kResponses);
+  // Captured: the head, the first chunk's size line and 10 of its bytes.
+  Feed(r.parser, kNodeChunkedHead + "1f4\r\n" + std::string(10, 'a'), 1);
+  r.parser.gap(500 - 10, 1);  // the rest of that data iovec
+  HintedIovec(r.parser, "\r\n", 1);
+  for (size_t size : {45u, 3u, 70000u, 16u, 17u}) {
+    char line[16];
+    std::snprintf(line, sizeof line, "%zx", size);
+    HintedIovec(r.parser, line, 1);
+    HintedIovec(r.parser, "\r\n", 1);
+    HintedIovec(r.parser, std::string(size, 'b'), 1);
+    HintedIovec(r.parser, "\r\n", 1);
+  }
+  HintedIovec(r.parser, "0\r\n\r\n", 1);
+  Feed(r.parser, kNginx404, 2);  // the next response starts a syscall
+  ASSERT_EQ(r.sink.Dones().size(), 2u);
+  EXPECT_EQ(r.sink.Dones()[0]->done.body_bytes, 500u + 45 + 3 + 70000 + 16 + 17);
+  EXPECT_TRUE(r.sink.Dones()[0]->done.body_exact);
+  EXPECT_TRUE(r.sink.Errors().empty()) << r.sink.Log()[0];
+}
+
+TEST(HttpParserHints, AHintThatIsNoChunkSizeLineIsNotTrusted) {
+  Harness r(StreamKind::kResponses);
+  Feed(r.parser, kNodeChunkedHead + "5\r\nhello", 1);
+  HintedIovec(r.parser, "\r\n", 1);
+  // Another writer's iovec: data where a size line is due.
+  HintedIovec(r.parser, "zz-not-a-size\r\nmore data here", 1);
+  HintedIovec(r.parser, "\r\n0\r\n\r\n", 1);
+  Feed(r.parser, kNginx404, 2);
+  EXPECT_TRUE(r.sink.HasError(ParseError::kChunkHintRejected));
+  EXPECT_FALSE(r.sink.HasError(ParseError::kBadChunk)) << "a hint is not a broken message";
+  const auto dones = r.sink.Dones();
+  ASSERT_EQ(dones.size(), 2u);
+  EXPECT_FALSE(dones[0]->done.body_exact);
+  EXPECT_GE(dones[0]->done.body_bytes, 5u);
+  EXPECT_EQ(dones[1]->head.status, 404);
+}
+
+TEST(HttpParserHints, AHintThatIsNoChunkEndIsNotTrusted) {
+  Harness r(StreamKind::kResponses);
+  Feed(r.parser, kNodeChunkedHead + "5\r\nhello", 1);
+  HintedIovec(r.parser, "XY", 1);  // not the CRLF after the data
+  Feed(r.parser, kNginx404, 2);
+  EXPECT_TRUE(r.sink.HasError(ParseError::kChunkHintRejected));
+  ASSERT_EQ(r.sink.Dones().size(), 2u);
+  EXPECT_FALSE(r.sink.Dones()[0]->done.body_exact);
+}
+
+TEST(HttpParserHints, ASizeLineLongerThanTheHintIsEstimated) {
+  Harness r(StreamKind::kResponses);
+  Feed(r.parser, kNodeChunkedHead + "5\r\nhello\r\n", 1);
+  HintedIovec(r.parser, "10;an-extension=with-a-long-value\r\n", 1);
+  HintedIovec(r.parser, std::string(16, 'c') + "\r\n0\r\n\r\n", 1);
+  Feed(r.parser, kNginx404, 2);
+  EXPECT_TRUE(r.sink.HasError(ParseError::kChunkFramingLost));
+  ASSERT_EQ(r.sink.Dones().size(), 2u);
+  EXPECT_FALSE(r.sink.Dones()[0]->done.body_exact);
+}
+
+TEST(HttpParserHints, AHeadInAHintIsNotRead) {
+  // Two responses in one writev, the second's head past the budget: a hint
+  // holds no message start, so the second is not counted from 16 bytes.
+  Harness r(StreamKind::kResponses);
+  Feed(r.parser, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n", 1);
+  HintedIovec(r.parser, "abc", 1);
+  HintedIovec(r.parser, "HTTP/1.1 204 No Content\r\n\r\n", 1);
+  ASSERT_EQ(r.sink.Dones().size(), 1u);
+  EXPECT_EQ(r.sink.Dones()[0]->done.body_bytes, 3u);
+  EXPECT_TRUE(r.sink.Dones()[0]->done.body_exact);
+  EXPECT_TRUE(r.sink.HasError(ParseError::kHeadNotCaptured));
+  Feed(r.parser, kNginx404, 2);
+  ASSERT_EQ(r.sink.Dones().size(), 2u);
+  EXPECT_EQ(r.sink.Dones()[1]->head.status, 404);
+}
+
+TEST(HttpParserHints, ContentLengthBodyInHintsIsExact) {
+  Harness r(StreamKind::kRequests);
+  Feed(r.parser, "POST /u HTTP/1.1\r\nContent-Length: 40\r\n\r\n", 1);
+  HintedIovec(r.parser, std::string(20, 'x'), 1);
+  HintedIovec(r.parser, std::string(20, 'y'), 1);
+  ASSERT_EQ(r.sink.Dones().size(), 1u);
+  EXPECT_EQ(r.sink.Dones()[0]->done.body_bytes, 40u);
+  EXPECT_TRUE(r.sink.Errors().empty());
+}
+
+TEST(HttpParserHints, EverySplitOfTheFramingInHintsMatchesOneFeed) {
+  // Hints cut the stream where iovecs end; wherever that is, a body whose
+  // framing the hints hold whole comes out as from one feed.
+  const std::string body = "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n";
+  Harness whole(StreamKind::kResponses);
+  Feed(whole.parser, kNodeChunkedHead + body, 1);
+  for (size_t cut = 1; cut < body.size(); ++cut) {
+    Harness r(StreamKind::kResponses);
+    Feed(r.parser, kNodeChunkedHead, 1);
+    Hint(r.parser, body.substr(0, cut), 1);
+    Hint(r.parser, body.substr(cut), 1);
+    EXPECT_EQ(r.sink.Log(), whole.sink.Log()) << "cut at " << cut;
   }
 }
 
