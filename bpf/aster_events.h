@@ -72,6 +72,12 @@ enum aster_event_flags {
 	ASTER_F_STAGE_BUSY = 1u << 3,
 	/* the payload is followed by iovec hints (struct aster_iov_hints). */
 	ASTER_F_IOV_HINTS = 1u << 4,
+	/* socket mode: the kernel's sequence numbers moved past the bytes the
+	 * probes saw, so the bytes between the previous record of this
+	 * direction and this one went by a path the probes do not see
+	 * (splice() from the socket, TCP_ZEROCOPY_RECEIVE); stream_pos
+	 * includes them, and userspace counts them as a gap at once. */
+	ASTER_F_UNSEEN_BEFORE = 1u << 5,
 };
 
 /* The header of every ring-buffer record; DATA records are followed by
@@ -191,6 +197,10 @@ struct aster_conn_state {
 	__u32 owner_tgid;
 	__u16 owner_service;
 	__u16 owner_epoch;
+	/* Socket mode: the TCP sequence number (copied_seq ingress, write_seq
+	 * egress) just after the last byte a record of that direction placed;
+	 * valid once stream_pos of that direction is not 0. */
+	__u32 seq_next[2];
 };
 
 #endif /* ASTER_EVENTS_H */

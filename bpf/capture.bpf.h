@@ -259,18 +259,38 @@ static __always_inline void flush_stage(struct aster_stage *s)
 	s->staged_moved = 0;
 }
 
-/* One data record: claim this chunk's place in the stream, copy its head
- * into this CPU's staging behind the records already there. */
+/* Socket mode: bytes of this direction that moved since the last record
+ * by a path the probes do not see, from the kernel's sequence number just
+ * after this transfer (seq_end). A transfer that seems to start before the
+ * last one ended (another thread's transfer on this socket finished in
+ * between) claims no gap: counting transfers places it. */
+static __always_inline __u32 unseen_before(struct aster_conn_state *st, __u8 dir, __u32 moved,
+					   __u32 seq_end)
+{
+	__u32 skip = 0;
+	if (st->stream_pos[dir & 1]) {
+		__s32 d = (__s32)(seq_end - moved - st->seq_next[dir & 1]);
+		if (d > 0)
+			skip = d;
+	}
+	st->seq_next[dir & 1] = seq_end;
+	return skip;
+}
+
+/* One data record: claim this chunk's place in the stream (after `unseen`
+ * bytes the probes did not see), copy its head into this CPU's staging
+ * behind the records already there. */
 static __always_inline void emit_data(struct aster_conn_state *st, __u8 dir,
 				      __s32 fd, __u32 moved, __u8 shape,
 				      __u64 ubuf, __u64 iovcnt, __u64 pid_tgid,
-				      __u16 service_id)
+				      __u16 service_id, __u32 unseen)
 {
 	struct aster_stage *s = this_cpu_stage();
 	if (!s)
 		return;
 
-	__u64 pos = __sync_fetch_and_add(&st->stream_pos[dir & 1], moved);
+	__u64 pos = __sync_fetch_and_add(&st->stream_pos[dir & 1], (__u64)moved + unseen) + unseen;
+	__u16 flags = unseen ? ASTER_F_UNSEEN_BEFORE : 0;
 	if (s->busy) {
 		/* Another probe is appending on this CPU. The tracepoints used
 		 * here run with preemption off and do not nest, so this is a
@@ -286,7 +306,7 @@ static __always_inline void emit_data(struct aster_conn_state *st, __u8 dir,
 		fill_data_header(e, st, pos, pid_tgid, fd, moved, dir, service_id);
 		e->timestamp_ns = bpf_ktime_get_ns();
 		e->captured_len = 0;
-		e->flags = ASTER_F_STAGE_BUSY;
+		e->flags = ASTER_F_STAGE_BUSY | flags;
 		bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 		return;
 	}
@@ -306,7 +326,7 @@ static __always_inline void emit_data(struct aster_conn_state *st, __u8 dir,
 	h->timestamp_ns = bpf_ktime_get_ns();
 	if (off == 0)
 		s->oldest_ts = h->timestamp_ns;
-	h->flags = 0;
+	h->flags = flags;
 	__u32 extra = 0;
 	__u32 captured = copy_payload(s, h, off + sizeof(struct aster_event), shape, ubuf, iovcnt, limit,
 				      moved, &extra);

@@ -84,7 +84,15 @@ static __always_inline void on_socket_io(struct sock *sk, __u8 dir, int moved)
 	if (service_id < 0)
 		return;
 	assign_conn_id(st);
-	emit_data(st, dir, fd, (__u32)moved, shape, ubuf, regs->dx, pid_tgid, service_id);
+	/* The kernel's own count of the bytes moved: what went by unseen
+	 * (splice() from a socket never reaches sock_recvmsg) becomes a gap
+	 * instead of shifting everything after it. */
+	__u32 unseen = 0;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	if (tp)
+		unseen = unseen_before(st, dir, (__u32)moved,
+				       dir == ASTER_DIR_INGRESS ? tp->copied_seq : tp->write_seq);
+	emit_data(st, dir, fd, (__u32)moved, shape, ubuf, regs->dx, pid_tgid, service_id, unseen);
 }
 
 SEC("tp_btf/sock_recv_length")

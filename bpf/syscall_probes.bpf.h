@@ -11,6 +11,9 @@
 
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
+/* pending_io direction of a splice(): which end is the socket is found at
+ * sys_exit (fd holds fd_in, iovcnt fd_out). */
+#define ASTER_DIR_SPLICE 2
 
 static __always_inline int save_args(struct trace_event_raw_sys_enter *ctx, __u8 shape,
 				     __u8 dir, __u64 msg_flags)
@@ -68,6 +71,15 @@ static __always_inline int finish_io(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	__u64 ino = 0;
 	struct sock *sk = sock_of_fd(saved.fd, &ino);
+	if (saved.direction == ASTER_DIR_SPLICE) {
+		if (is_tcp_socket(sk)) {
+			saved.direction = ASTER_DIR_INGRESS;
+		} else {
+			saved.fd = (__s32)saved.iovcnt;
+			saved.direction = ASTER_DIR_EGRESS;
+			sk = sock_of_fd(saved.fd, &ino);
+		}
+	}
 	if (!is_tcp_socket(sk))
 		return 0;
 
@@ -88,7 +100,7 @@ static __always_inline int finish_io(struct trace_event_raw_sys_exit *ctx)
 	}
 	assign_conn_id(st);
 	emit_data(st, saved.direction, saved.fd, (__u32)ret, saved.shape, saved.buf,
-		  saved.iovcnt, pid_tgid, saved.service_id);
+		  saved.iovcnt, pid_tgid, saved.service_id, 0);
 	return 0;
 }
 
@@ -123,6 +135,20 @@ int sys_enter_sendfile64(struct trace_event_raw_sys_enter *ctx)
 }
 SEC("tracepoint/syscalls/sys_exit_sendfile64")
 int sys_exit_sendfile64(struct trace_event_raw_sys_exit *ctx)
+{
+	return finish_io(ctx);
+}
+
+/* splice(fd_in, off_in, fd_out, off_out, len, flags): a socket at either
+ * end moves bytes without a user buffer; reported so that they are a gap
+ * of known length, not a shift of the stream. */
+SEC("tracepoint/syscalls/sys_enter_splice")
+int sys_enter_splice(struct trace_event_raw_sys_enter *ctx)
+{
+	return save_args(ctx, ASTER_SHAPE_NONE, ASTER_DIR_SPLICE, 0);
+}
+SEC("tracepoint/syscalls/sys_exit_splice")
+int sys_exit_splice(struct trace_event_raw_sys_exit *ctx)
 {
 	return finish_io(ctx);
 }

@@ -27,11 +27,13 @@ std::vector<prometheus::MetricFamily> PipelineSelfMetrics::Collect() const {
   out.push_back(FamilyBuilder("aster_exporter_gap_bytes_total",
                               "Stream bytes that moved but were not captured, by reason: not_captured "
                               "(beyond --capture.bytes), no_user_buffer (sendfile, splice, io_uring), lost "
-                              "(records dropped on the way).",
+                              "(records dropped on the way), unseen (moved by a path the probes do not see, "
+                              "such as splice() from a socket in the socket mode, known from TCP sequence numbers).",
                               MetricType::Counter)
                     .add(stats_.gap_not_captured.get(), {{"reason", "not_captured"}})
                     .add(stats_.gap_no_buffer.get(), {{"reason", "no_user_buffer"}})
                     .add(stats_.gap_lost.get(), {{"reason", "lost"}})
+                    .add(stats_.gap_unseen.get(), {{"reason", "unseen"}})
                     .take());
   FamilyBuilder errors("aster_exporter_parse_errors_total", "HTTP parse troubles, by kind; the parser recovers from each.", MetricType::Counter);
   for (int i = 0; i < static_cast<int>(ParseError::kCount); ++i) {

@@ -25,6 +25,7 @@ struct PipelineStats {
   StatCounter gap_not_captured;   // beyond --capture.bytes, or iovecs past the first ones
   StatCounter gap_no_buffer;      // sendfile/splice/io_uring: no user buffer to copy
   StatCounter gap_lost;           // records the ring buffer dropped (stream positions jumped)
+  StatCounter gap_unseen;         // moved by a path the probes do not see (ASTER_F_UNSEEN_BEFORE)
   StatCounter parse_errors[static_cast<int>(ParseError::kCount)];
   StatCounter connections_opened, connections_closed, connections_expired;
   StatCounter connections_client;    // the watched process was the HTTP client

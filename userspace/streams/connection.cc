@@ -32,6 +32,17 @@ void Connection::accept(const aster_event& ev, const uint8_t* payload) {
     d.started = true;
     d.next_pos = ev.stream_pos;
   }
+  if (ev.stream_pos > d.next_pos && (ev.flags & ASTER_F_UNSEEN_BEFORE)) {
+    // The kernel's sequence numbers say the bytes in between moved by a
+    // path the probes do not see: a gap now, not a wait for records.
+    const uint64_t missing = ev.stream_pos - d.next_pos;
+    ctx_.stats->gap_unseen.add(missing);
+    d.next_pos = ev.stream_pos;
+    if (serving()) {
+      session_->gap(ev.direction & 1, missing, ev.timestamp_ns);
+      if (!follow_session()) return;
+    }
+  }
   if (ev.stream_pos > d.next_pos) {
     // A record from another thread may not have reached the ring yet (the
     // position is claimed before the record is reserved); hold this one

@@ -576,5 +576,24 @@ TEST(ConnectionHints, AMalformedHintBlockIsCountedNotRead) {
   EXPECT_EQ(h.stats.events_malformed.get(), 1u);
 }
 
+
+// A body read with splice() (no record) between two recv()s: the kernel's
+// sequence numbers put the next record after it (ASTER_F_UNSEEN_BEFORE),
+// and its bytes are a gap at once, so the body is exact and the next
+// request is read where it starts.
+TEST(Connection, BytesTheProbesDidNotSeeAreAGapNotAShift) {
+  Harness h;
+  h.data(7, IN, "POST /up HTTP/1.1\r\nContent-Length: 5000\r\n\r\n", 1 * ms);
+  h.skip(7, IN, 5000);  // spliced
+  h.data(7, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 2 * ms);
+  h.data(7, IN, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n", 3 * ms, SIZE_MAX, ASTER_F_UNSEEN_BEFORE);
+  h.data(7, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 4 * ms);
+  EXPECT_EQ(h.value("aster_http_request_size_bytes", {{"path", "/up"}}, "sum"), 5000);
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"path", "/next"}, {"status", "2xx"}}), 1);
+  EXPECT_EQ(h.stats.gap_unseen.get(), 5000u);
+  EXPECT_EQ(h.stats.gap_lost.get(), 0u);
+  EXPECT_EQ(h.stats.chunks_reordered.get(), 0u) << "not held as if a record were late";
+}
+
 }  // namespace
 }  // namespace aster
