@@ -3,7 +3,8 @@
  * The one BPF object of aster-exporter. Each included file has one job;
  * they are compiled together so that all programs share one set of maps.
  * Userspace loads either the socket-tracepoint programs (primary) or the
- * syscall-tracepoint programs (fallback), never both.
+ * syscall-tracepoint programs (fallback), never both; the TLS uprobes
+ * (tls_probes.bpf.h) hook into whichever is loaded.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -13,6 +14,7 @@
 #include "aster_events.h"
 #include "maps.bpf.h"
 #include "capture.bpf.h"
+#include "tls_probes.bpf.h"
 #include "socket_probes.bpf.h"
 #include "syscall_probes.bpf.h"
 #include "process_probes.bpf.h"

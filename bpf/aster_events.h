@@ -52,6 +52,10 @@ enum aster_event_kind {
 	/* A process called exec (only sent when a selector matches executables
 	 * or cgroups, see follow_exec). */
 	ASTER_EVENT_PROC_EXEC = 6,
+	/* A watched process changed its set of loaded libraries (the dynamic
+	 * loader's _dl_debug_state ran: dlopen, dlclose, start-up): userspace
+	 * reads its maps again for TLS libraries to probe. */
+	ASTER_EVENT_LIBS_CHANGED = 7,
 };
 
 enum aster_direction {
@@ -78,6 +82,11 @@ enum aster_event_flags {
 	 * (splice() from the socket, TCP_ZEROCOPY_RECEIVE); stream_pos
 	 * includes them, and userspace counts them as a gap at once. */
 	ASTER_F_UNSEEN_BEFORE = 1u << 5,
+	/* Plaintext a TLS library read or wrote on this connection (uprobes,
+	 * bpf/tls_probes.bpf.h). Its stream positions count plaintext bytes.
+	 * Once a connection carries these, the probes send none of its
+	 * ciphertext, and userspace reads only the plaintext records. */
+	ASTER_F_TLS_PLAINTEXT = 1u << 6,
 };
 
 /* The header of every ring-buffer record; DATA records are followed by
@@ -179,6 +188,9 @@ enum aster_counter {
 	ASTER_CTR_WATCH_MAP_FULL,        /* fork of a watched process not followed: map full */
 	ASTER_CTR_STAGE_BUSY,            /* a transfer met its CPU's staging in use: reported as a gap */
 	ASTER_CTR_IOV_HINTS_CAPPED,      /* a record reached ASTER_MAX_IOV_HINTS: the rest is a gap */
+	ASTER_CTR_TLS_UNBOUND,           /* TLS plaintext records with no connection bound to their session: dropped */
+	ASTER_CTR_TLS_BOUND,             /* TLS sessions bound to a connection */
+	ASTER_CTR_TLS_SCRATCH_BUSY,      /* TLS plaintext met its CPU's scratch in use: reported as a gap */
 	ASTER_CTR_MAX,
 };
 
@@ -201,6 +213,27 @@ struct aster_conn_state {
 	 * egress) just after the last byte a record of that direction placed;
 	 * valid once stream_pos of that direction is not 0. */
 	__u32 seq_next[2];
+	/* The TLS session (the library's SSL*) bound to this socket, 0 for a
+	 * plain one: its ciphertext is not sent, its plaintext comes from the
+	 * TLS uprobes (bpf/tls_probes.bpf.h). */
+	__u64 tls_session;
+};
+
+/* The attach cookie of the TLS read/write entry program: which call it is
+ * attached to (userspace sets it per function). */
+#define ASTER_TLS_COOKIE_WRITE 1u /* a write; else a read */
+#define ASTER_TLS_COOKIE_EX 2u    /* SSL_*_ex: the count comes back through a size_t *, not the return value */
+
+/* A TLS session of a watched process: the key and value of the map that
+ * binds it to its connection (bpf/tls_probes.bpf.h). */
+struct aster_tls_key {
+	__u64 session; /* the library's SSL* */
+	__u32 tgid;
+	__u32 reserved;
+};
+struct aster_tls_binding {
+	__u64 conn_id;
+	__u64 stream_pos[2]; /* plaintext bytes, indexed by enum aster_direction */
 };
 
 #endif /* ASTER_EVENTS_H */

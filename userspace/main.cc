@@ -44,14 +44,16 @@ int fail(const std::string& what) {
 // Fork/exit events reach discovery, which keeps the registry current.
 class DiscoveryEvents : public aster::ProcessEvents {
  public:
-  explicit DiscoveryEvents(aster::TargetDiscovery& d) : d_(d) {}
+  DiscoveryEvents(aster::TargetDiscovery& d, aster::ProbeSet& probes) : d_(d), probes_(probes) {}
   void on_fork(uint32_t child, uint16_t service) override { d_.on_fork(child, service); }
   void on_exit(uint32_t tgid) override { d_.on_exit(tgid); }
   void on_listen(uint32_t tgid, uint16_t) override { d_.request_check(tgid, false); }
   void on_exec(uint32_t tgid) override { d_.request_check(tgid, true); }
+  void on_libraries_changed(uint32_t tgid) override { probes_.probe_tls_libraries(tgid); }
 
  private:
   aster::TargetDiscovery& d_;
+  aster::ProbeSet& probes_;
 };
 
 // What /metrics shows, in order: the HTTP families one by one (each owned by
@@ -134,10 +136,13 @@ int main(int argc, char** argv) {
   HttpMetrics http(*http_registry, cfg.metrics,
                    [&registry](uint16_t id) { return registry.name(id); });
   TargetDiscovery discovery(cfg, registry, probes->watch_list(), getpid());
+  // A newly watched process's TLS libraries are probed before its next
+  // request, as far as the attaching (milliseconds) allows.
+  discovery.set_on_watched([&probes](pid_t pid) { probes->probe_tls_libraries(pid); });
   discovery.scan();
   drop_unneeded_capabilities();
 
-  DiscoveryEvents process_events(discovery);
+  DiscoveryEvents process_events(discovery, *probes);
   ConnectionTracker tracker(stats, http, builtin_protocols(), &process_events);
   RecordPipeline pipeline(tracker);
   if (capture) pipeline.record_to(capture.get(), [&registry](uint16_t first) { return registry.names_from(first); });

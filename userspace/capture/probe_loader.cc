@@ -31,8 +31,15 @@ int libbpf_log(enum libbpf_print_level level, const char* fmt, va_list args) {
   return 0;
 }
 
-bool belongs_to(const bpf_program* prog, ActiveMode mode) {
+// The TLS uprobes are attached per library file (tls_libraries.h), not here.
+bool is_uprobe(const bpf_program* prog) {
+  return strncmp(bpf_program__section_name(prog), "uprobe", 6) == 0 ||
+         strncmp(bpf_program__section_name(prog), "uretprobe", 9) == 0;
+}
+
+bool belongs_to(const bpf_program* prog, ActiveMode mode, bool tls) {
   const char* name = bpf_program__name(prog);
+  if (is_uprobe(prog)) return tls;
   bool syscall_prog = strncmp(name, "sys_", 4) == 0 || strcmp(name, "sock_state_hash") == 0;
   bool socket_prog = strcmp(name, "sock_recv") == 0 || strcmp(name, "sock_send") == 0 ||
                      strcmp(name, "sock_state_storage") == 0;
@@ -64,6 +71,7 @@ aster_bpf* ProbeSet::try_mode(const Config& cfg, ActiveMode mode, bool follow_ex
   }
   skel->rodata->capture_bytes = cfg.capture_bytes;
   skel->rodata->follow_exec = follow_exec;
+  skel->rodata->tls_enabled = cfg.tls_enabled;
   // Wake the reader early once a quarter of the ring is waiting, so a burst
   // cannot fill it between two timed polls.
   skel->rodata->wakeup_threshold_bytes = cfg.ringbuf_bytes / 4;
@@ -73,7 +81,7 @@ aster_bpf* ProbeSet::try_mode(const Config& cfg, ActiveMode mode, bool follow_ex
 
   bpf_program* prog;
   bpf_object__for_each_program(prog, skel->obj) {
-    bpf_program__set_autoload(prog, belongs_to(prog, mode));
+    bpf_program__set_autoload(prog, belongs_to(prog, mode, cfg.tls_enabled));
   }
   int err = aster_bpf__load(skel);
   if (err) {
@@ -86,6 +94,7 @@ aster_bpf* ProbeSet::try_mode(const Config& cfg, ActiveMode mode, bool follow_ex
   bpf_object__for_each_program(prog, skel->obj) {
     if (!bpf_program__autoload(prog)) continue;
     if (prog == skel->progs.stage_flush) continue;  // run by userspace, not attached
+    if (is_uprobe(prog)) continue;
     bpf_link* link = bpf_program__attach(prog);
     if (!link) {
       int e = errno;
@@ -135,10 +144,18 @@ std::unique_ptr<ProbeSet> ProbeSet::open_and_attach(const Config& cfg, bool foll
     skel = try_mode(cfg, mode, follow_exec, error);
   }
   if (!skel) return nullptr;
-  return std::unique_ptr<ProbeSet>(new ProbeSet(skel, mode, cfg.batching));
+  return std::unique_ptr<ProbeSet>(new ProbeSet(skel, mode, cfg.batching, cfg.tls_enabled));
 }
 
-ProbeSet::ProbeSet(aster_bpf* skel, ActiveMode mode, bool batching) : skel_(skel), mode_(mode) {
+ProbeSet::ProbeSet(aster_bpf* skel, ActiveMode mode, bool batching, bool tls) : skel_(skel), mode_(mode) {
+  if (tls) {
+    tls_ = std::make_unique<TlsLibraryProbes>(TlsPrograms{skel->progs.tls_io_enter, skel->progs.tls_io_return,
+                                                          skel->progs.tls_handshake_enter,
+                                                          skel->progs.tls_handshake_return,
+                                                          skel->progs.tls_libs_changed});
+  } else {
+    LOG_INFO("TLS plaintext is not read (--tls.enabled=false): HTTPS connections count as not_http");
+  }
   int n = libbpf_num_possible_cpus();
   cpus_ = n > 0 ? n : 1;
   if (batching) {
@@ -149,6 +166,7 @@ ProbeSet::ProbeSet(aster_bpf* skel, ActiveMode mode, bool batching) : skel_(skel
 }
 
 ProbeSet::~ProbeSet() {
+  tls_.reset();  // its links go before the programs
   if (stages_) {
     skel_->bss->batching = false;
     munmap(const_cast<uint8_t*>(stages_), stages_len_);

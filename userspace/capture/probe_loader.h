@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "capture/tls_libraries.h"
 #include "config/config.h"
 #include "targets/watch_list.h"
 
@@ -54,11 +55,18 @@ class ProbeSet {
   // The attached programs, for bpf_stats (run count and kernel time).
   std::vector<ProgramInfo> programs() const;
 
+  // TLS: look at this watched process's libraries soon (a no-op with
+  // --tls.enabled=false); see TlsLibraryProbes.
+  void probe_tls_libraries(pid_t pid) {
+    if (tls_) tls_->request(pid);
+  }
+  const TlsLibraryProbes* tls() const { return tls_.get(); }
+
   // Whether this kernel has the primary mode's tracepoints.
   static bool kernel_has_socket_tracepoints();
 
  private:
-  ProbeSet(aster_bpf* skel, ActiveMode mode, bool batching);
+  ProbeSet(aster_bpf* skel, ActiveMode mode, bool batching, bool tls);
   void start_batching();
   // Runs stage_flush on `cpu`; false if the kernel refused (warned once).
   bool run_flush(int cpu, bool* interrupted);
@@ -71,6 +79,7 @@ class ProbeSet {
   size_t stage_stride_ = 0;
   bool flush_warned_ = false;
   std::atomic<uint64_t> flushes_done_{0}, flushes_busy_{0};
+  std::unique_ptr<TlsLibraryProbes> tls_;
 };
 
 }  // namespace aster

@@ -100,7 +100,7 @@ void reject_unknown(const YAML::Node& map, const std::string& prefix,
 
 void apply_yaml_node(const YAML::Node& root, Config& cfg) {
   if (root.IsNull()) return;
-  reject_unknown(root, "", {"observability", "web", "targets", "capture", "bpf", "discovery", "limits", "metrics"});
+  reject_unknown(root, "", {"observability", "web", "targets", "capture", "bpf", "tls", "discovery", "limits", "metrics"});
   if (auto o = root["observability"]) {
     reject_unknown(o, "observability.", {"enabled", "metrics"});
     if (o["enabled"]) cfg.observability_enabled = parse_bool("observability.enabled", scalar(o["enabled"], "observability.enabled"));
@@ -150,6 +150,10 @@ void apply_yaml_node(const YAML::Node& root, Config& cfg) {
     if (b["ringbuf_bytes"]) cfg.ringbuf_bytes = parse_uint("bpf.ringbuf_bytes", scalar(b["ringbuf_bytes"], "bpf.ringbuf_bytes"), 1u << 16, 1u << 30);
     if (b["poll_interval_ms"]) cfg.poll_interval_ms = parse_uint("bpf.poll_interval_ms", scalar(b["poll_interval_ms"], "bpf.poll_interval_ms"), 1, 1000);
     if (b["batching"]) cfg.batching = parse_bool("bpf.batching", scalar(b["batching"], "bpf.batching"));
+  }
+  if (auto t = root["tls"]) {
+    reject_unknown(t, "tls.", {"enabled"});
+    if (t["enabled"]) cfg.tls_enabled = parse_bool("tls.enabled", scalar(t["enabled"], "tls.enabled"));
   }
   if (auto d = root["discovery"]) {
     reject_unknown(d, "discovery.", {"interval_ms"});
@@ -216,6 +220,8 @@ void apply_flag(const Flag& f, Config& cfg) {
     cfg.poll_interval_ms = parse_uint(key, need(), 1, 1000);
   } else if (f.name == "bpf.batching") {
     cfg.batching = parse_bool(key, need());
+  } else if (f.name == "tls.enabled") {
+    cfg.tls_enabled = parse_bool(key, need());
   } else if (f.name == "limits.max-paths-per-service") {
     cfg.metrics.max_series_per_family = parse_uint(key, need(), 1, 100000);
   } else if (is_metrics_flag(f.name)) {
@@ -283,6 +289,8 @@ std::string usage_text() {
       "  --bpf.ringbuf-bytes=N            ring buffer size, a power of two (default 8388608)\n"
       "  --bpf.poll-interval-ms=N         longest delay before events are read (default 10)\n"
       "  --bpf.batching=BOOL              pack records per CPU before the ring buffer (default true)\n"
+      "  --tls.enabled=BOOL               read HTTPS plaintext through uprobes on the TLS libraries\n"
+      "                                   (OpenSSL's libssl) the watched processes map (default true)\n"
       "  --limits.max-paths-per-service=N the same as --metrics.max-series-per-family (older name)\n" +
       metrics_flags_usage() +
       "  --discovery.interval-ms=N        /proc rescan period for new listeners (default 1000)\n"

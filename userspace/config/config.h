@@ -53,6 +53,9 @@ struct Config {
   // Stage records per CPU and hand them to the ring in batches (see
   // ASTER_STAGE_BYTES); false hands each record over at once.
   bool batching = true;
+  // Read the plaintext of TLS connections through uprobes on the TLS
+  // libraries the watched processes map (bpf/tls_probes.bpf.h).
+  bool tls_enabled = true;
   // Naming, labels, cardinality bounds, route templates, business gauges.
   MetricsOptions metrics;
   // How often /proc is rescanned for new listeners of the selected ports.

@@ -16,6 +16,7 @@ std::vector<prometheus::MetricFamily> PipelineSelfMetrics::Collect() const {
                     .add(stats_.events_exit.get(), {{"kind", "exit"}})
                     .add(stats_.events_listen.get(), {{"kind", "listen"}})
                     .add(stats_.events_exec.get(), {{"kind", "exec"}})
+                    .add(stats_.events_libs.get(), {{"kind", "libraries_changed"}})
                     .add(stats_.events_malformed.get(), {{"kind", "malformed"}})
                     .take());
 
@@ -49,7 +50,10 @@ std::vector<prometheus::MetricFamily> PipelineSelfMetrics::Collect() const {
                     .add(stats_.connections_client.get(), {{"event", "client_role"}})
                     .add(stats_.connections_not_http.get(), {{"event", "not_http"}})
                     .add(stats_.connections_upgraded.get(), {{"event", "upgraded"}})
+                    .add(stats_.connections_tls.get(), {{"event", "tls"}})
                     .take());
+  add_gauge(out, "aster_exporter_tls_connections_tracked", "Tracked connections whose plaintext is read through a TLS library's probes.", stats_.tls_connections_tracked.load());
+  add_counter(out, "aster_exporter_tls_ciphertext_records_skipped_total", "Ciphertext records of TLS connections sent before their session was bound to them (not parsed).", stats_.tls_ciphertext_skipped.get());
   add_counter(out, "aster_exporter_requests_recorded_total", "Request/response pairs recorded in aster_http_* metrics.", stats_.requests_recorded.get());
   add_counter(out, "aster_exporter_responses_unpaired_total", "Responses whose request was not seen; counted under method UNKNOWN.", stats_.responses_unpaired.get());
   add_counter(out, "aster_exporter_requests_unanswered_total", "Requests whose connection closed before a response.", stats_.requests_unanswered.get());

@@ -53,6 +53,11 @@ std::vector<prometheus::MetricFamily> SelfMetrics::Collect() const {
               "Transfers with more iovecs past --capture.bytes than the probes describe per record (64): the bytes "
               "after the last one are a not_captured gap, and a chunked body there is estimated.",
               k[ASTER_CTR_IOV_HINTS_CAPPED]);
+  add_gauge(out, "aster_exporter_tls_libraries_probed", "TLS library files (OpenSSL libssl) whose read and write calls carry the TLS uprobes; 0 with --tls.enabled=false.", probes_.tls() ? probes_.tls()->libraries_probed() : 0);
+  add_counter(out, "aster_exporter_tls_probe_failures_total", "Library files whose TLS or loader uprobes could not be attached (logged).", probes_.tls() ? probes_.tls()->libraries_failed() : 0);
+  add_counter(out, "aster_exporter_tls_sessions_bound_total", "TLS sessions of watched processes the probes bound to their connection.", k[ASTER_CTR_TLS_BOUND]);
+  add_counter(out, "aster_exporter_tls_plaintext_unbound_total", "TLS plaintext reads and writes dropped because no connection was bound to their session (a session whose socket transfers were not seen since the exporter started).", k[ASTER_CTR_TLS_UNBOUND]);
+  add_counter(out, "aster_exporter_tls_scratch_busy_total", "TLS plaintext records that found their CPU's scratch in use (a uprobe program preempted another): sent without payload, counted as not_captured gaps.", k[ASTER_CTR_TLS_SCRATCH_BUSY]);
   out.push_back(FamilyBuilder("aster_exporter_stage_flushes_total",
                               "Flushes of a CPU's staged records asked by the exporter (each an inter-processor "
                               "interrupt), by result: flushed, or busy (it landed inside an append; asked again).",

@@ -19,7 +19,8 @@ struct StatCounter {
 };
 
 struct PipelineStats {
-  StatCounter events_data, events_close, events_fork, events_exit, events_listen, events_exec, events_malformed;
+  StatCounter events_data, events_close, events_fork, events_exit, events_listen, events_exec, events_libs,
+      events_malformed;
   StatCounter bytes_captured;
   StatCounter bytes_hinted;       // first bytes of iovecs past the budget (iovec hints) given to the parser
   StatCounter gap_not_captured;   // beyond --capture.bytes, or iovecs past the first ones
@@ -31,6 +32,8 @@ struct PipelineStats {
   StatCounter connections_client;    // the watched process was the HTTP client
   StatCounter connections_not_http;  // no HTTP/1.x start line found
   StatCounter connections_upgraded;  // 101 or CONNECT tunnel: parsing stopped
+  StatCounter connections_tls;       // plaintext read through a TLS library's probes
+  StatCounter tls_ciphertext_skipped;  // ciphertext records of a connection its TLS plaintext replaced
   StatCounter requests_recorded;
   StatCounter responses_unpaired;    // a response whose request was never seen
   StatCounter requests_unanswered;   // connection closed before a response
@@ -50,6 +53,7 @@ struct PipelineStats {
   StatCounter h2_resyncs;               // frame sync lost in a gap, found again on a later transfer
   StatCounter h2_frames_invalid;        // frames or blocks against RFC 9113/7541 (skipped)
   std::atomic<uint64_t> connections_tracked{0};
+  std::atomic<uint64_t> tls_connections_tracked{0};
 };
 
 }  // namespace aster

@@ -15,10 +15,33 @@ std::vector<uint8_t> record_tail(const aster_event& ev, const uint8_t* payload) 
 Connection::Connection(const ConnectionContext& ctx, const std::vector<const Protocol*>& protocols)
     : ctx_(ctx), protocols_(protocols) {}
 
-Connection::~Connection() = default;
+Connection::~Connection() {
+  if (tls()) ctx_.stats->tls_connections_tracked.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Connection::restart_as_tls() {
+  session_.reset();
+  role_ = Role::kUnknown;
+  unclassified_bytes_ = 0;
+  for (auto& u : unclaimed_) u = Unclaimed{};
+  for (auto& d : dirs_) d = Direction{};
+  held_bytes_ = 0;
+  ctx_.source = StreamSource::kTlsPlaintext;
+  ctx_.stats->connections_tls.add();
+  ctx_.stats->tls_connections_tracked.fetch_add(1, std::memory_order_relaxed);
+}
 
 void Connection::on_data(const aster_event& ev, const uint8_t* payload) {
   last_activity_ns_ = ev.timestamp_ns;
+  if (((ev.flags & ASTER_F_TLS_PLAINTEXT) != 0) != tls()) {
+    if (tls()) {
+      // Ciphertext the socket moved before the session was bound, behind
+      // the plaintext in the ring.
+      ctx_.stats->tls_ciphertext_skipped.add();
+      return;
+    }
+    restart_as_tls();
+  }
   if (role_ == Role::kUnknown) {
     classify(ev, payload);
     return;

@@ -32,7 +32,11 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
+  // A record flagged ASTER_F_TLS_PLAINTEXT makes this a TLS connection from
+  // then on: what was read of it before (ciphertext sent before its session
+  // was bound) is forgotten, and later ciphertext records are skipped.
   void on_data(const aster_event& ev, const uint8_t* payload);
+  bool tls() const { return ctx_.source == StreamSource::kTlsPlaintext; }
   void on_close(uint64_t ts_ns);
   // Delivers held (out-of-order) records once they are `min_age` batches
   // old, treating the bytes still missing as lost. True while some remain.
@@ -79,6 +83,7 @@ class Connection {
   // Delivers the oldest held record of `d`, the bytes before it as lost.
   void release_oldest(Direction& d);
   bool serving() const { return role_ == Role::kServer; }
+  void restart_as_tls();
 
   ConnectionContext ctx_;
   const std::vector<const Protocol*>& protocols_;

@@ -73,6 +73,10 @@ void ConnectionTracker::on_record(const void* data, size_t size) {
       stats_.events_listen.add();
       if (processes_) processes_->on_listen(ev.tgid, static_cast<uint16_t>(ev.fd));
       return;
+    case ASTER_EVENT_LIBS_CHANGED:
+      stats_.events_libs.add();
+      if (processes_) processes_->on_libraries_changed(ev.tgid);
+      return;
     case ASTER_EVENT_PROC_EXEC:
       stats_.events_exec.add();
       if (processes_) processes_->on_exec(ev.tgid);

@@ -25,6 +25,8 @@ class ProcessEvents {
   virtual void on_exit(uint32_t tgid) = 0;
   virtual void on_listen(uint32_t tgid, uint16_t port) = 0;
   virtual void on_exec(uint32_t tgid) = 0;
+  // The process loaded or unloaded libraries (ASTER_EVENT_LIBS_CHANGED).
+  virtual void on_libraries_changed(uint32_t /*tgid*/) {}
 };
 
 class ConnectionTracker : public RecordSink {

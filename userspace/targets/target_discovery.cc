@@ -146,6 +146,7 @@ void TargetDiscovery::watch(pid_t pid, uint64_t start_ticks, const std::string& 
   }
   registry_.add(WatchedProcess{pid, start_ticks, id});
   LOG_INFO("watching pid %d as service %s", pid, service.c_str());
+  if (on_watched_) on_watched_(pid);
 }
 
 void TargetDiscovery::unwatch(pid_t pid) {

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <mutex>
 #include <memory>
@@ -46,6 +47,9 @@ class TargetDiscovery {
   // A listen that selects nothing is checked again a few times (see
   // kListenRecheckDelays in the .cc).
   void request_check(pid_t pid, bool after_exec);
+  // Called (on the discovery thread) whenever a process becomes watched or
+  // is watched anew after an exec; set before scan() and run().
+  void set_on_watched(std::function<void(pid_t)> f) { on_watched_ = std::move(f); }
 
  private:
   struct Seen {
@@ -75,6 +79,7 @@ class TargetDiscovery {
   WatchList watch_list_;
   pid_t self_;
   std::vector<Selector> selectors_;
+  std::function<void(pid_t)> on_watched_;
   bool need_listeners_;
   std::unordered_map<pid_t, Seen> seen_;
   std::mutex scan_mu_;  // scan() and check_one()

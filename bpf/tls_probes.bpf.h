@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * TLS plaintext from the library that encrypts it (OpenSSL's libssl here;
+ * other libraries add their own entry programs and reuse the binding and the
+ * emission below): uprobes at the library's read and write calls see the
+ * bytes before encryption and after decryption.
+ *
+ * Binding a session to its connection. Uprobe programs cannot reach the
+ * socket, so the entry of each call notes {session, buffer, direction} for
+ * its thread; the socket program that sees the ciphertext move inside that
+ * call (socket or syscall mode) binds (tgid, session) to the socket's
+ * connection id, marks the socket as TLS (its ciphertext is sent no more)
+ * and keeps the plaintext stream positions in the binding; the return of
+ * the call emits the plaintext on that connection. A read answered from
+ * the library's own buffer, with no socket transfer, uses the binding made
+ * before. The handshake binds too, so no ciphertext of a new connection is
+ * ever sent to userspace.
+ *
+ * Uprobe programs run preemptibly (only migration is off), so they never
+ * touch the socket probes' per-CPU staging: each record is built in this
+ * file's own per-CPU scratch, claimed with a compare-and-swap, and handed to
+ * the ring at once. The stamp is taken after the call's bytes are final and
+ * before the record is handed over, so a response (stamped at the return of
+ * the write that follows a read) never sorts before its request.
+ *
+ * Every process that maps a probed library runs these programs: they return
+ * at the watched bitmap for all the others.
+ */
+#ifndef ASTER_TLS_PROBES_BPF_H
+#define ASTER_TLS_PROBES_BPF_H
+
+/* Set by userspace before load (--tls.enabled): off, the socket programs
+ * skip the lookups below. */
+const volatile bool tls_enabled = false;
+
+/* A thread inside a library read or write: from its entry to its return. */
+struct aster_tls_call {
+	__u64 session;
+	__u64 buf;
+	__u64 count_out; /* SSL_*_ex: where the library stores the byte count; 0: the return value */
+	__u16 service_id;
+	__u8 direction;
+	__u8 reserved[5];
+};
+/* LRU: a call whose return never comes (the thread died) is recycled. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384); /* threads inside a TLS call at once */
+	__type(key, __u64);         /* pid_tgid */
+	__type(value, struct aster_tls_call);
+} tls_calls SEC(".maps");
+
+/* A thread inside a handshake: its session, for the socket programs to bind. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, __u64);
+} tls_handshakes SEC(".maps");
+
+/* (tgid, session) -> connection and plaintext positions. LRU: a session
+ * freed without a close we saw is recycled; 64 Ki live TLS connections of
+ * watched processes per node. */
+#define ASTER_MAX_TLS_SESSIONS 65536
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, ASTER_MAX_TLS_SESSIONS);
+	__type(key, struct aster_tls_key);
+	__type(value, struct aster_tls_binding);
+} tls_bindings SEC(".maps");
+
+/* One record being built per CPU. The payload area is sized for the masked
+ * copy length (below 2 * ASTER_CAPTURE_MAX), as the socket staging is. */
+struct aster_tls_scratch {
+	__u64 busy;
+	__u8 rec[sizeof(struct aster_event) + 2 * ASTER_CAPTURE_MAX];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct aster_tls_scratch);
+} tls_scratch SEC(".maps");
+
+static __always_inline void fill_plaintext_header(struct aster_event *h, const struct aster_tls_binding *b,
+						  __u64 pos, __u64 pid_tgid, __u32 moved, __u8 dir,
+						  __u16 service_id, __u16 flags)
+{
+	h->conn_id = b->conn_id;
+	h->stream_pos = pos;
+	h->tgid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+	h->fd = -1;
+	h->byte_count = moved;
+	h->captured_len = 0;
+	h->kind = ASTER_EVENT_DATA;
+	h->direction = dir;
+	h->flags = ASTER_F_TLS_PLAINTEXT | flags;
+	h->service_id = service_id;
+}
+
+/* A plaintext record without payload: its bytes are a gap of known length. */
+static __always_inline void emit_plaintext_gap(struct aster_tls_binding *b, __u64 pos, __u64 pid_tgid,
+					       __u32 moved, __u8 dir, __u16 service_id, __u16 flags)
+{
+	struct aster_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(ASTER_CTR_EVENTS_LOST, 1);
+		count(ASTER_CTR_BYTES_LOST, moved);
+		return;
+	}
+	fill_plaintext_header(e, b, pos, pid_tgid, moved, dir, service_id, flags);
+	e->timestamp_ns = bpf_ktime_get_ns();
+	bpf_ringbuf_submit(e, ring_wakeup_flags());
+}
+
+static __always_inline void emit_plaintext(struct aster_tls_binding *b, const struct aster_tls_call *c,
+					   __u32 moved, __u64 pid_tgid)
+{
+	__u8 dir = c->direction & 1;
+	__u64 pos = __sync_fetch_and_add(&b->stream_pos[dir], moved);
+	__u32 zero = 0;
+	struct aster_tls_scratch *s = bpf_map_lookup_elem(&tls_scratch, &zero);
+	if (!s)
+		return;
+	if (__sync_val_compare_and_swap(&s->busy, 0, 1) != 0) {
+		/* This program preempted another one mid-record on this CPU. */
+		count(ASTER_CTR_TLS_SCRATCH_BUSY, 1);
+		emit_plaintext_gap(b, pos, pid_tgid, moved, dir, c->service_id, ASTER_F_STAGE_BUSY);
+		return;
+	}
+	struct aster_event *h = (struct aster_event *)s->rec;
+	fill_plaintext_header(h, b, pos, pid_tgid, moved, dir, c->service_id, 0);
+	__u32 limit = moved < capture_bytes ? moved : capture_bytes;
+	if (limit > ASTER_CAPTURE_MAX)
+		limit = ASTER_CAPTURE_MAX;
+	asm volatile("" : "+r"(limit)); /* see read_user_at: keep the mask on the register passed */
+	limit &= 2 * ASTER_CAPTURE_MAX - 1;
+	if (bpf_probe_read_user(s->rec + sizeof(struct aster_event), limit, (const void *)c->buf)) {
+		h->flags |= ASTER_F_READ_FAILED;
+		limit = 0;
+	}
+	h->captured_len = limit;
+	h->timestamp_ns = bpf_ktime_get_ns();
+	if (bpf_ringbuf_output(&events, s->rec, (sizeof(struct aster_event) + limit) & (4 * ASTER_CAPTURE_MAX - 1),
+			       ring_wakeup_flags())) {
+		count(ASTER_CTR_EVENTS_LOST, 1);
+		count(ASTER_CTR_BYTES_LOST, moved);
+	}
+	asm volatile("" ::: "memory");
+	s->busy = 0;
+}
+
+/* SSL_read, SSL_read_ex, SSL_write, SSL_write_ex (the cookie says which):
+ * (SSL *s, void *buf, int or size_t num[, size_t *count]). */
+SEC("uprobe")
+int BPF_KPROBE(tls_io_enter, void *ssl, void *buf, __u64 num, __u64 *count_out)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	int service_id = service_of(pid_tgid >> 32);
+	if (service_id < 0)
+		return 0;
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	struct aster_tls_call c = {
+		.session = (__u64)ssl,
+		.buf = (__u64)buf,
+		.count_out = (cookie & ASTER_TLS_COOKIE_EX) ? (__u64)count_out : 0,
+		.service_id = service_id,
+		.direction = (cookie & ASTER_TLS_COOKIE_WRITE) ? ASTER_DIR_EGRESS : ASTER_DIR_INGRESS,
+	};
+	bpf_map_update_elem(&tls_calls, &pid_tgid, &c, BPF_ANY);
+	return 0;
+}
+
+/* The bytes are copied at the return for writes too: only then is the count
+ * known, and the caller's buffer is unchanged for the whole call. */
+SEC("uretprobe")
+int BPF_KRETPROBE(tls_io_return, long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (!maybe_watched(pid_tgid >> 32))
+		return 0;
+	struct aster_tls_call *p = bpf_map_lookup_elem(&tls_calls, &pid_tgid);
+	if (!p)
+		return 0;
+	struct aster_tls_call c = *p;
+	bpf_map_delete_elem(&tls_calls, &pid_tgid);
+	__u64 moved = 0;
+	if (c.count_out) {
+		if (ret != 1 || bpf_probe_read_user(&moved, sizeof(moved), (const void *)c.count_out))
+			return 0;
+	} else if (ret > 0) {
+		moved = ret;
+	}
+	if (moved == 0)
+		return 0;
+	if (moved > 0xffffffffull)
+		moved = 0xffffffffull;
+	struct aster_tls_key key = {.session = c.session, .tgid = pid_tgid >> 32};
+	struct aster_tls_binding *b = bpf_map_lookup_elem(&tls_bindings, &key);
+	if (!b) {
+		count(ASTER_CTR_TLS_UNBOUND, 1);
+		return 0;
+	}
+	emit_plaintext(b, &c, (__u32)moved, pid_tgid);
+	return 0;
+}
+
+/* SSL_do_handshake (SSL_accept and SSL_connect call it): the handshake's
+ * transfers bind the session before any ciphertext is sent. */
+SEC("uprobe")
+int BPF_KPROBE(tls_handshake_enter, void *ssl)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (!maybe_watched(pid_tgid >> 32))
+		return 0;
+	__u64 session = (__u64)ssl;
+	bpf_map_update_elem(&tls_handshakes, &pid_tgid, &session, BPF_ANY);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(tls_handshake_return)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (!maybe_watched(pid_tgid >> 32))
+		return 0;
+	bpf_map_delete_elem(&tls_handshakes, &pid_tgid);
+	return 0;
+}
+
+/* The dynamic loader's _dl_debug_state: it runs whenever the set of loaded
+ * objects changes (dlopen, dlclose, start-up), so a library loaded later
+ * (Python's `import ssl`) is found at once, without kprobes. */
+SEC("uprobe")
+int tls_libs_changed(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (!maybe_watched(pid_tgid >> 32))
+		return 0;
+	emit_header_only(ASTER_EVENT_LIBS_CHANGED, 0, pid_tgid >> 32, (__u32)pid_tgid, 0, -1, BPF_RB_FORCE_WAKEUP);
+	return 0;
+}
+
+/* The socket programs' hook, for a watched TCP socket that moved `moved`
+ * bytes (its connection id assigned). True when the socket carries TLS:
+ * send no record of it (the uprobes send its plaintext). A transfer without
+ * a user buffer on a TLS socket is kTLS sending plaintext from the kernel
+ * (SSL_sendfile): a plaintext gap keeps its place. */
+static __always_inline bool tls_socket_transfer(struct aster_conn_state *st, __u64 pid_tgid, __u8 dir,
+						__u32 moved, bool no_user_buffer, __u16 service_id)
+{
+	if (!tls_enabled)
+		return false;
+	__u64 session = 0;
+	struct aster_tls_call *c = bpf_map_lookup_elem(&tls_calls, &pid_tgid);
+	if (c) {
+		session = c->session;
+	} else {
+		__u64 *hs = bpf_map_lookup_elem(&tls_handshakes, &pid_tgid);
+		if (hs)
+			session = *hs;
+	}
+	struct aster_tls_key key = {.tgid = pid_tgid >> 32};
+	if (session && session != st->tls_session) {
+		/* A new session on this socket, or a session (an SSL* reused
+		 * after a free) on a new socket: plaintext starts over. */
+		key.session = session;
+		struct aster_tls_binding fresh = {.conn_id = st->conn_id};
+		bpf_map_update_elem(&tls_bindings, &key, &fresh, BPF_ANY);
+		st->tls_session = session;
+		count(ASTER_CTR_TLS_BOUND, 1);
+		return true;
+	}
+	if (!st->tls_session)
+		return false;
+	if (no_user_buffer && !session) {
+		key.session = st->tls_session;
+		struct aster_tls_binding *b = bpf_map_lookup_elem(&tls_bindings, &key);
+		if (b) {
+			__u64 pos = __sync_fetch_and_add(&b->stream_pos[dir & 1], moved);
+			emit_plaintext_gap(b, pos, pid_tgid, moved, dir & 1, service_id, ASTER_F_NO_USER_BUFFER);
+		}
+	}
+	return true;
+}
+
+#endif
