@@ -595,5 +595,28 @@ TEST(Connection, BytesTheProbesDidNotSeeAreAGapNotAShift) {
   EXPECT_EQ(h.stats.chunks_reordered.get(), 0u) << "not held as if a record were late";
 }
 
+// A keep-alive TLS connection whose ciphertext reached userspace before its
+// session was bound (the library was probed after the connection opened):
+// its first plaintext record makes it a TLS connection, read from the
+// plaintext's own positions; ciphertext arriving later is skipped.
+TEST(Connection, TlsPlaintextReplacesCiphertextSentBeforeTheBinding) {
+  Harness h;
+  const std::string cipher("\x17\x03\x03\x00\x20" + std::string(32, '\x9c'));
+  h.send(7, ASTER_DIR_INGRESS, 0, cipher, 100);
+  h.send(7, ASTER_DIR_EGRESS, 0, cipher, 110);
+  h.send(7, ASTER_DIR_INGRESS, 0, "GET /s HTTP/1.1\r\nHost: x\r\n\r\n", 1000, SIZE_MAX, ASTER_F_TLS_PLAINTEXT);
+  h.send(7, ASTER_DIR_INGRESS, cipher.size(), cipher, 1001);  // in flight before the binding
+  h.send(7, ASTER_DIR_EGRESS, 0, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", 3000, SIZE_MAX,
+         ASTER_F_TLS_PLAINTEXT);
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"path", "/s"}, {"status", "2xx"}}), 1);
+  EXPECT_DOUBLE_EQ(h.value("aster_http_response_size_bytes", {{"path", "/s"}}, "sum"), 3);
+  EXPECT_EQ(h.stats.connections_tls.get(), 1u);
+  EXPECT_EQ(h.stats.tls_ciphertext_skipped.get(), 1u);
+  EXPECT_EQ(h.stats.tls_connections_tracked.load(), 1u);
+  h.close(7, 4000);
+  h.settle();
+  EXPECT_EQ(h.stats.tls_connections_tracked.load(), 0u);
+}
+
 }  // namespace
 }  // namespace aster
