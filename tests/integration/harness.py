@@ -103,14 +103,21 @@ def start_python_stock(port, root):
     return p
 
 
+def make_cert(directory):
+    """A self-signed certificate for localhost, made with the openssl CLI:
+    (certificate path, key path)."""
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=localhost"], check=True, capture_output=True, timeout=60)
+    os.chmod(key, 0o644)  # nginx's workers read it as nobody
+    return cert, key
+
+
 def start_openssl_server(port, directory):
     """openssl s_server on 127.0.0.1:port with a throw-away certificate in
     `directory`: a real TLS server that answers each line reversed (-rev),
     so it answers in TLS whatever a client sends."""
-    key, cert = os.path.join(directory, "key.pem"), os.path.join(directory, "cert.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-keyout", key, "-out", cert, "-subj", "/CN=localhost", "-days", "1"],
-                   capture_output=True, check=True, timeout=30)
+    cert, key = make_cert(directory)
     server = Proc(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", cert, "-key", key, "-rev",
                    "-quiet"], log_name="s_server")
     wait_port(port)
@@ -138,15 +145,21 @@ def tls_line_exchange(port, line):
 class Nginx:
     """nginx with a master and two workers, static files, sendfile on, and an
     access log that is the ground truth for counts and body bytes.
-    `locations`: the server block's location directives."""
+    `locations`: the server block's location directives. `ssl_port`: the
+    same server also listens there with TLS (a self-signed certificate)."""
 
-    def __init__(self, port, workers=2, locations="location /post { return 204; }"):
+    def __init__(self, port, workers=2, locations="location /post { return 204; }", ssl_port=None):
         self.dir = tempfile.mkdtemp(prefix="aster-nginx-")
         self.root = os.path.join(self.dir, "html")
         os.makedirs(self.root)
         os.makedirs(os.path.join(self.dir, "logs"))
         self.access_log = os.path.join(self.dir, "logs", "access.log")
         conf = os.path.join(self.dir, "nginx.conf")
+        tls = ""
+        if ssl_port:
+            cert, key = make_cert(self.dir)
+            tls = (f"listen 127.0.0.1:{ssl_port} ssl; ssl_certificate {cert}; ssl_certificate_key {key}; "
+                   "ssl_protocols TLSv1.2 TLSv1.3;")
         with open(conf, "w") as f:
             f.write(f"""
 worker_processes {workers};
@@ -165,6 +178,7 @@ http {{
   scgi_temp_path {self.dir}/tmp;
   server {{
     listen 127.0.0.1:{port};
+    {tls}
     root {self.root};
     {locations}
   }}
@@ -175,6 +189,8 @@ http {{
         os.chmod(self.root, 0o755)
         self.proc = Proc(["nginx", "-p", self.dir, "-c", conf, "-g", "daemon off;"], log_name="nginx")
         wait_port(port)
+        if ssl_port:
+            wait_port(ssl_port)
 
     def write_file(self, name, size):
         path = os.path.join(self.root, name)
@@ -385,9 +401,11 @@ def reads_per_connection(path):
 def curl(*args):
     """Runs one curl (one keep-alive connection for all its URLs); returns
     [(status, body bytes)] per URL."""
-    argv = ["curl", "-sS", "-w", "%{http_code} %{size_download}\n"]
+    # -k: the tests' servers have self-signed certificates; --http1.1: no
+    # HTTP/2 through ALPN.
+    argv = ["curl", "-sSk", "--http1.1", "-w", "%{http_code} %{size_download}\n"]
     for a in args:
-        if a.startswith("http://"):
+        if a.startswith(("http://", "https://")):
             argv += ["-o", "/dev/null"]
         argv.append(a)
     r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
