@@ -17,7 +17,9 @@ build=(cmake g++ make pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g
 # for the privilege checks, systemd-analyze to verify the unit, unshare,
 # nsenter (util-linux) and ip (iproute2) for a server in a network namespace
 # of its own, as in a container; file, which CPack's DEB generator runs;
-# openssl, a TLS server and client on watched ports (test_exactness).
+# openssl: a TLS server and client on watched ports (test_exactness) and
+# the TLS tests' self-signed certificates (nginx-light has the ssl module;
+# Python's ssl and curl use the system libssl3).
 test=(libgtest-dev googletest libclang-rt-14-dev nginx-light curl wrk python3 python3-yaml file openssl
       prometheus dpkg-dev util-linux procps systemd libcap2-bin golang-go iproute2
       # the Go servers and perf of the benchmark, which the suite runs cut short (bench_smoke)
