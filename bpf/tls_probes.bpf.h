@@ -173,9 +173,11 @@ int BPF_KPROBE(tls_io_enter, void *ssl, void *buf, __u64 num, __u64 *count_out)
 }
 
 /* The bytes are copied at the return for writes too: only then is the count
- * known, and the caller's buffer is unchanged for the whole call. */
+ * known, and the caller's buffer is unchanged for the whole call. Every one
+ * of these calls returns an int: the upper half of the register is not part
+ * of it (a -1 would read as 4 Gi bytes). */
 SEC("uretprobe")
-int BPF_KRETPROBE(tls_io_return, long ret)
+int BPF_KRETPROBE(tls_io_return, int ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	if (!maybe_watched(pid_tgid >> 32))

@@ -67,10 +67,15 @@ def unverified():
     return ctx
 
 
-def assert_clean_tls(test, m):
+def assert_clean_tls(test, m, not_http=0):
+    """`not_http`: connections allowed to count as not HTTP (their ciphertext
+    moved before the library was probed)."""
     test.assertEqual(m.get("aster_exporter_tls_plaintext_unbound_total"), 0, "every plaintext record was bound")
-    test.assertEqual(m.get("aster_exporter_connections_total", event="not_http"), 0,
-                     "no TLS connection was taken for a non-HTTP one")
+    test.assertLessEqual(m.get("aster_exporter_connections_total", event="not_http"), not_http,
+                         "no TLS connection was taken for a non-HTTP one")
+    # A failed SSL_read (-1, WANT_READ) once read as 4 GiB of plaintext: the
+    # streams then saw gaps where there were none.
+    test.assertEqual(m.get("aster_exporter_parse_errors_total"), 0, "the plaintext streams parse cleanly")
 
 
 class NginxTlsTest(unittest.TestCase):
@@ -183,7 +188,9 @@ class PythonTlsTest(unittest.TestCase):
         self.assertEqual(curl(*[f"https://127.0.0.1:{srv.tls_port}/after"] * 5), [(404, 8)] * 5)
         m = exporter.wait_count(5, service=srv.service, path="/after")
         self.assertLessEqual(m.get("aster_http_requests_total", path="/first"), 1)
-        assert_clean_tls(self, m)
+        # The first connection may have moved its handshake before the
+        # library was probed: then it is not HTTP to the exporter.
+        assert_clean_tls(self, m, not_http=1)
 
     def test_ssl_loaded_after_the_exporter_started(self):
         late = free_port()
