@@ -83,7 +83,7 @@ std::string ensure_tracefs() {
          "(in Kubernetes, mount the host's /sys/kernel/tracing into the pod)";
 }
 
-void drop_unneeded_capabilities() {
+void drop_unneeded_capabilities(bool quiet) {
   // After load and attach, the daemon still updates BPF maps (CAP_BPF),
   // reads bpf_stats and program info (CAP_PERFMON), and reads other
   // processes' /proc entries (CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH).
@@ -104,7 +104,7 @@ void drop_unneeded_capabilities() {
   }
   if (syscall(SYS_capset, &hdr, data) != 0) {
     LOG_WARN("could not drop unneeded capabilities: %s", strerror(errno));
-  } else {
+  } else if (!quiet) {
     LOG_INFO("dropped all capabilities but CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH");
   }
 }

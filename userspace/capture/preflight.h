@@ -16,7 +16,9 @@ std::string check_btf();
 // mount it. "" on success.
 std::string ensure_tracefs();
 // Keeps only the capabilities needed after setup (BPF map access, reading
-// /proc of other processes); logs and goes on if the kernel refuses.
-void drop_unneeded_capabilities();
+// /proc of other processes, attaching the TLS uprobes); logs and goes on if
+// the kernel refuses. Capabilities are per thread: a thread started before
+// the drop calls it itself (quiet: no second "dropped" line in the log).
+void drop_unneeded_capabilities(bool quiet = false);
 
 }  // namespace aster

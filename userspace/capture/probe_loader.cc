@@ -54,6 +54,22 @@ const char* active_mode_name(ActiveMode m) {
   return m == ActiveMode::kSocket ? "socket" : "syscalls";
 }
 
+bool ProbeSet::kernel_has_uprobe_multi() {
+  btf* vmlinux = btf__load_vmlinux_btf();
+  if (!vmlinux) return false;
+  bool has = false;
+  int id = btf__find_by_name_kind(vmlinux, "bpf_attach_type", BTF_KIND_ENUM);
+  if (id > 0) {
+    const btf_type* t = btf__type_by_id(vmlinux, id);
+    const struct btf_enum* e = btf_enum(t);
+    for (int i = 0; i < btf_vlen(t); ++i) {
+      if (strcmp(btf__name_by_offset(vmlinux, e[i].name_off), "BPF_TRACE_UPROBE_MULTI") == 0) has = true;
+    }
+  }
+  btf__free(vmlinux);
+  return has;
+}
+
 bool ProbeSet::kernel_has_socket_tracepoints() {
   btf* vmlinux = btf__load_vmlinux_btf();
   if (!vmlinux) return false;
@@ -63,7 +79,8 @@ bool ProbeSet::kernel_has_socket_tracepoints() {
   return has;
 }
 
-aster_bpf* ProbeSet::try_mode(const Config& cfg, ActiveMode mode, bool follow_exec, std::string* error) {
+aster_bpf* ProbeSet::try_mode(const Config& cfg, ActiveMode mode, bool follow_exec, bool uprobe_multi,
+                              std::string* error) {
   aster_bpf* skel = aster_bpf__open();
   if (!skel) {
     *error = std::string("cannot open the BPF object: ") + strerror(errno);
@@ -82,6 +99,9 @@ aster_bpf* ProbeSet::try_mode(const Config& cfg, ActiveMode mode, bool follow_ex
   bpf_program* prog;
   bpf_object__for_each_program(prog, skel->obj) {
     bpf_program__set_autoload(prog, belongs_to(prog, mode, cfg.tls_enabled));
+    if (uprobe_multi && is_uprobe(prog)) {
+      bpf_program__set_expected_attach_type(prog, static_cast<bpf_attach_type>(uprobe_multi_attach_type()));
+    }
   }
   int err = aster_bpf__load(skel);
   if (err) {
@@ -137,22 +157,30 @@ std::unique_ptr<ProbeSet> ProbeSet::open_and_attach(const Config& cfg, bool foll
     default:
       mode = socket_ok ? ActiveMode::kSocket : ActiveMode::kSyscalls;
   }
-  aster_bpf* skel = try_mode(cfg, mode, follow_exec, error);
+  // uprobe_multi links (kernel >= 6.6) need CAP_BPF and CAP_PERFMON; a
+  // uprobe perf event, the only other way, needs CAP_SYS_ADMIN.
+  bool uprobe_multi = cfg.tls_enabled && kernel_has_uprobe_multi();
+  aster_bpf* skel = try_mode(cfg, mode, follow_exec, uprobe_multi, error);
   if (!skel && cfg.attach_mode == AttachMode::kAuto && mode == ActiveMode::kSocket) {
     LOG_WARN("socket attach mode failed (%s); falling back to syscall tracepoints", error->c_str());
     mode = ActiveMode::kSyscalls;
-    skel = try_mode(cfg, mode, follow_exec, error);
+    skel = try_mode(cfg, mode, follow_exec, uprobe_multi, error);
   }
   if (!skel) return nullptr;
-  return std::unique_ptr<ProbeSet>(new ProbeSet(skel, mode, cfg.batching, cfg.tls_enabled));
+  return std::unique_ptr<ProbeSet>(new ProbeSet(skel, mode, cfg.batching, cfg.tls_enabled, uprobe_multi));
 }
 
-ProbeSet::ProbeSet(aster_bpf* skel, ActiveMode mode, bool batching, bool tls) : skel_(skel), mode_(mode) {
+ProbeSet::ProbeSet(aster_bpf* skel, ActiveMode mode, bool batching, bool tls, bool uprobe_multi)
+    : skel_(skel), mode_(mode) {
   if (tls) {
     tls_ = std::make_unique<TlsLibraryProbes>(TlsPrograms{skel->progs.tls_io_enter, skel->progs.tls_io_return,
                                                           skel->progs.tls_handshake_enter,
                                                           skel->progs.tls_handshake_return,
-                                                          skel->progs.tls_libs_changed});
+                                                          skel->progs.tls_libs_changed, uprobe_multi});
+    if (!uprobe_multi) {
+      LOG_WARN("this kernel has no uprobe_multi links (before 6.6): the TLS uprobes are perf events, which "
+               "need CAP_SYS_ADMIN; without it HTTPS counts as not_http");
+    }
   } else {
     LOG_INFO("TLS plaintext is not read (--tls.enabled=false): HTTPS connections count as not_http");
   }

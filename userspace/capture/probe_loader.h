@@ -66,11 +66,13 @@ class ProbeSet {
   static bool kernel_has_socket_tracepoints();
 
  private:
-  ProbeSet(aster_bpf* skel, ActiveMode mode, bool batching, bool tls);
+  ProbeSet(aster_bpf* skel, ActiveMode mode, bool batching, bool tls, bool uprobe_multi);
   void start_batching();
   // Runs stage_flush on `cpu`; false if the kernel refused (warned once).
   bool run_flush(int cpu, bool* interrupted);
-  static aster_bpf* try_mode(const Config& cfg, ActiveMode mode, bool follow_exec, std::string* error);
+  static aster_bpf* try_mode(const Config& cfg, ActiveMode mode, bool follow_exec, bool uprobe_multi,
+                             std::string* error);
+  static bool kernel_has_uprobe_multi();
   aster_bpf* skel_;
   ActiveMode mode_;
   int cpus_ = 1;

@@ -2,16 +2,29 @@
 #include "capture/tls_libraries.h"
 
 #include <bpf/libbpf.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/bpf.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include "capture/elf_symbols.h"
+#include "capture/preflight.h"
 #include "model/event_layout.h"
 #include "model/log.h"
 #include "targets/mapped_files.h"
 
 namespace aster {
+
+struct TlsLibraryProbes::Probe {
+  const char* func;
+  bpf_program* prog;
+  bool ret;
+  uint64_t cookie;
+  bool required;
+};
 
 struct TlsLibraryProbes::Library {
   enum class Role { kTls, kLoader };
@@ -35,7 +48,34 @@ const TlsLibraryProbes::Library kKnownLibraries[] = {
     {"dynamic loader", "ld-", TlsLibraryProbes::Library::Role::kLoader},
 };
 
+// BPF_LINK_CREATE for a uprobe_multi link. Debian 12's <linux/bpf.h> (6.1)
+// predates it, so its part of union bpf_attr is spelled out here, as the
+// kernel's uapi header has it (link_create: four __u32, then the union).
+constexpr uint32_t kBpfTraceUprobeMulti = 48;     // enum bpf_attach_type
+constexpr uint32_t kBpfFUprobeMultiReturn = 1u;   // uprobe_multi.flags
+struct UprobeMultiAttr {
+  uint32_t prog_fd, target_fd, attach_type, flags;
+  uint64_t path, offsets, ref_ctr_offsets, cookies;
+  uint32_t cnt, multi_flags, pid;
+  uint32_t pad;
+};
+
+int create_uprobe_multi(int prog_fd, const std::string& path, const std::vector<uint64_t>& offsets,
+                        const std::vector<uint64_t>& cookies, bool ret) {
+  UprobeMultiAttr a{};
+  a.prog_fd = static_cast<uint32_t>(prog_fd);
+  a.attach_type = kBpfTraceUprobeMulti;
+  a.path = reinterpret_cast<uint64_t>(path.c_str());
+  a.offsets = reinterpret_cast<uint64_t>(offsets.data());
+  a.cookies = reinterpret_cast<uint64_t>(cookies.data());
+  a.cnt = static_cast<uint32_t>(offsets.size());
+  a.multi_flags = ret ? kBpfFUprobeMultiReturn : 0;
+  return static_cast<int>(syscall(__NR_bpf, BPF_LINK_CREATE, &a, sizeof a));
+}
+
 }  // namespace
+
+uint32_t uprobe_multi_attach_type() { return kBpfTraceUprobeMulti; }
 
 TlsLibraryProbes::TlsLibraryProbes(TlsPrograms programs) : programs_(programs) {
   worker_ = std::thread([this] { run(); });
@@ -49,6 +89,7 @@ TlsLibraryProbes::~TlsLibraryProbes() {
   cv_.notify_all();
   worker_.join();
   for (bpf_link* l : links_) bpf_link__destroy(l);
+  for (int fd : link_fds_) close(fd);
 }
 
 void TlsLibraryProbes::request(pid_t pid) {
@@ -65,6 +106,10 @@ void TlsLibraryProbes::wait_idle() {
 }
 
 void TlsLibraryProbes::run() {
+  // Started before main() drops the capabilities it no longer needs; it
+  // needs no more than the rest (CAP_PERFMON and CAP_BPF attach uprobes,
+  // CAP_SYS_PTRACE opens /proc/PID/root).
+  drop_unneeded_capabilities(/*quiet=*/true);
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
     cv_.wait(lock, [&] { return stop_ || !pending_.empty(); });
@@ -116,13 +161,6 @@ bool TlsLibraryProbes::attach(const Library& lib, int fd, const std::string& sho
   // The probes are attached through the descriptor checked above, so they
   // land on that very file whatever its path names now.
   std::string path = "/proc/self/fd/" + std::to_string(fd);
-  struct Probe {
-    const char* func;
-    bpf_program* prog;
-    bool ret;
-    uint64_t cookie;
-    bool required;
-  };
   std::vector<Probe> probes;
   if (lib.role == Library::Role::kTls) {
     probes = {
@@ -140,6 +178,7 @@ bool TlsLibraryProbes::attach(const Library& lib, int fd, const std::string& sho
   } else {
     probes = {{"_dl_debug_state", programs_.libs_changed, false, 0, true}};
   }
+  if (programs_.multi) return attach_multi(probes, fd, shown_path, lib.what);
   std::vector<bpf_link*> made;
   for (const Probe& p : probes) {
     LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = p.cookie, .retprobe = p.ret, .func_name = p.func);
@@ -147,13 +186,61 @@ bool TlsLibraryProbes::attach(const Library& lib, int fd, const std::string& sho
     if (!link) {
       int e = errno;
       if (!p.required) continue;  // an older library without the _ex calls
-      LOG_WARN("cannot probe %s in %s (%s): %s", p.func, shown_path.c_str(), lib.what, strerror(e));
+      LOG_WARN("cannot probe %s in %s (%s): %s%s", p.func, shown_path.c_str(), lib.what, strerror(e),
+               e == EACCES ? " (on kernels before 6.6 uprobes need CAP_SYS_ADMIN)" : "");
       for (bpf_link* l : made) bpf_link__destroy(l);
       return false;
     }
     made.push_back(link);
   }
   links_.insert(links_.end(), made.begin(), made.end());
+  return true;
+}
+
+}  // namespace aster
+
+namespace aster {
+
+bool TlsLibraryProbes::attach_multi(const std::vector<Probe>& probes, int fd, const std::string& shown_path,
+                                    const char* what) {
+  std::vector<std::string> names;
+  for (const Probe& p : probes) names.push_back(p.func);
+  std::vector<uint64_t> offsets;
+  std::string error;
+  if (!function_file_offsets(fd, names, &offsets, &error)) {
+    LOG_WARN("cannot probe %s (%s): %s", shown_path.c_str(), what, error.c_str());
+    return false;
+  }
+  for (size_t i = 0; i < probes.size(); ++i) {
+    if (!offsets[i] && probes[i].required) {
+      LOG_WARN("cannot probe %s (%s): it does not define %s", shown_path.c_str(), what, probes[i].func);
+      return false;
+    }
+  }
+  // One link per program and kind (entry or return), over every function.
+  std::string path = "/proc/self/fd/" + std::to_string(fd);
+  std::vector<int> made;
+  std::vector<bool> done(probes.size(), false);
+  for (size_t i = 0; i < probes.size(); ++i) {
+    if (done[i]) continue;
+    std::vector<uint64_t> offs, cookies;
+    for (size_t j = i; j < probes.size(); ++j) {
+      if (probes[j].prog != probes[i].prog || probes[j].ret != probes[i].ret) continue;
+      done[j] = true;
+      if (!offsets[j]) continue;  // an older library without the _ex calls
+      offs.push_back(offsets[j]);
+      cookies.push_back(probes[j].cookie);
+    }
+    int link = create_uprobe_multi(bpf_program__fd(probes[i].prog), path, offs, cookies, probes[i].ret);
+    if (link < 0) {
+      int e = errno;
+      LOG_WARN("cannot probe %s in %s (%s): %s", probes[i].func, shown_path.c_str(), what, strerror(e));
+      for (int l : made) close(l);
+      return false;
+    }
+    made.push_back(link);
+  }
+  link_fds_.insert(link_fds_.end(), made.begin(), made.end());
   return true;
 }
 

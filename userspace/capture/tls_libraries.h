@@ -35,7 +35,15 @@ struct TlsPrograms {
   bpf_program* handshake_enter = nullptr;
   bpf_program* handshake_return = nullptr;
   bpf_program* libs_changed = nullptr;
+  // The programs were loaded for uprobe_multi links (kernel >= 6.6), which
+  // CAP_BPF and CAP_PERFMON may create; otherwise each probe is a perf
+  // event, which the kernel grants only with CAP_SYS_ADMIN.
+  bool multi = false;
 };
+
+// The expected attach type the uprobe programs are loaded with for
+// uprobe_multi links (BPF_TRACE_UPROBE_MULTI).
+uint32_t uprobe_multi_attach_type();
 
 class TlsLibraryProbes {
  public:
@@ -54,6 +62,7 @@ class TlsLibraryProbes {
   uint64_t libraries_failed() const { return failed_.load(std::memory_order_relaxed); }
 
   struct Library;  // one entry of the table of known libraries
+  struct Probe;    // a function of a library and the program it gets
 
  private:
   void run();
@@ -61,10 +70,12 @@ class TlsLibraryProbes {
   // Attaches every probe of `lib` to the file open as `fd`; false (logged)
   // when a function it needs is missing.
   bool attach(const Library& lib, int fd, const std::string& shown_path);
+  bool attach_multi(const std::vector<Probe>& probes, int fd, const std::string& shown_path, const char* what);
 
   TlsPrograms programs_;
   std::set<std::pair<uint64_t, uint64_t>> files_done_;  // (device, inode): probed, or failed once
   std::vector<bpf_link*> links_;
+  std::vector<int> link_fds_;  // uprobe_multi links
   std::atomic<uint64_t> probed_{0}, failed_{0};
 
   std::mutex mu_;
