@@ -13,8 +13,8 @@
  * and keeps the plaintext stream positions in the binding; the return of
  * the call emits the plaintext on that connection. A read answered from
  * the library's own buffer, with no socket transfer, uses the binding made
- * before. The handshake binds too, so no ciphertext of a new connection is
- * ever sent to userspace.
+ * before (the handshake binds too). A handshake's transfers are not sent,
+ * so no ciphertext of a new connection reaches userspace.
  *
  * Uprobe programs run preemptibly (only migration is off), so they never
  * touch the socket probes' per-CPU staging: each record is built in this
@@ -209,7 +209,8 @@ int BPF_KRETPROBE(tls_io_return, int ret)
 }
 
 /* SSL_do_handshake (SSL_accept and SSL_connect call it): the handshake's
- * transfers bind the session before any ciphertext is sent. */
+ * transfers bind the session and are not sent, so a new connection's first
+ * record is plaintext. */
 SEC("uprobe")
 int BPF_KPROBE(tls_handshake_enter, void *ssl)
 {
@@ -245,17 +246,25 @@ int tls_libs_changed(struct pt_regs *ctx)
 }
 
 /* The socket programs' hook, for a watched TCP socket that moved `moved`
- * bytes (its connection id assigned). True when the socket carries TLS:
- * send no record of it (the uprobes send its plaintext). A transfer without
- * a user buffer on a TLS socket is kTLS sending plaintext from the kernel
- * (SSL_sendfile): a plaintext gap keeps its place. */
+ * bytes (its connection id assigned). True when the transfer is not to be
+ * sent: it is a TLS socket's (the uprobes send its plaintext), or part of a
+ * handshake. A transfer without a user buffer on a TLS socket is kTLS
+ * sending plaintext from the kernel (SSL_sendfile): a plaintext gap keeps
+ * its place.
+ *
+ * The handshake binds the session (a server with read-ahead, nginx, has
+ * the first request in OpenSSL's buffer by its end), but only a read or
+ * write call marks the socket as TLS: a session whose I/O the probes do not
+ * see (OpenSSL's own SSL BIO calls its internals, not SSL_read: openssl
+ * s_server) sends its ciphertext, which userspace then finds is no HTTP,
+ * instead of vanishing. */
 static __always_inline bool tls_socket_transfer(struct aster_conn_state *st, __u64 pid_tgid, __u8 dir,
 						__u32 moved, bool no_user_buffer, __u16 service_id)
 {
 	if (!tls_enabled)
 		return false;
-	__u64 session = 0;
 	struct aster_tls_call *c = bpf_map_lookup_elem(&tls_calls, &pid_tgid);
+	__u64 session = 0;
 	if (c) {
 		session = c->session;
 	} else {
@@ -265,13 +274,17 @@ static __always_inline bool tls_socket_transfer(struct aster_conn_state *st, __u
 	}
 	struct aster_tls_key key = {.tgid = pid_tgid >> 32};
 	if (session && session != st->tls_session) {
-		/* A new session on this socket, or a session (an SSL* reused
-		 * after a free) on a new socket: plaintext starts over. */
 		key.session = session;
-		struct aster_tls_binding fresh = {.conn_id = st->conn_id};
-		bpf_map_update_elem(&tls_bindings, &key, &fresh, BPF_ANY);
-		st->tls_session = session;
-		count(ASTER_CTR_TLS_BOUND, 1);
+		struct aster_tls_binding *b = bpf_map_lookup_elem(&tls_bindings, &key);
+		if (!b || b->conn_id != st->conn_id) {
+			/* A new session, or a session (an SSL* reused after a
+			 * free) on a new socket: plaintext starts over. */
+			struct aster_tls_binding fresh = {.conn_id = st->conn_id};
+			bpf_map_update_elem(&tls_bindings, &key, &fresh, BPF_ANY);
+			count(ASTER_CTR_TLS_BOUND, 1);
+		}
+		if (c)
+			st->tls_session = session;
 		return true;
 	}
 	if (!st->tls_session)
