@@ -4,13 +4,17 @@
 // whenever they change, from a ticker, so the truth is read without opening
 // a connection (which would itself add goroutines).
 //
-//	goserver PORT STATSFILE
+//	goserver PORT STATSFILE [keepalive]
 //	GET /spawn?n=K   start K goroutines that block until /release
 //	GET /release     end them
 //	GET /gc?n=K      run K garbage collections
 //	GET /hold?mb=K   allocate K MiB and keep it until /drop
 //	GET /drop        let it go and collect it
 //	GET /hello       a small answer
+//	/stream, /upload streaming handlers with their own byte counts (streaming.go)
+//
+// Keep-alive is off unless "keepalive" is given: the runtime tests count
+// goroutines, and an idle connection holds one.
 package main
 
 import (
@@ -31,6 +35,8 @@ var (
 
 func main() {
 	port, stats := os.Args[1], os.Args[2]
+	keepAlive := len(os.Args) > 3 && os.Args[3] == "keepalive"
+	registerStreaming(stats + ".http")
 	http.HandleFunc("/spawn", func(w http.ResponseWriter, r *http.Request) {
 		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
 		mu.Lock()
@@ -90,7 +96,7 @@ func main() {
 		}
 	}()
 	srv := &http.Server{Addr: "127.0.0.1:" + port}
-	srv.SetKeepAlivesEnabled(false)
+	srv.SetKeepAlivesEnabled(keepAlive)
 	if err := srv.ListenAndServe(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
