@@ -22,6 +22,8 @@ build=(cmake g++ make pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g
 # Python's ssl and curl use the system libssl3).
 test=(libgtest-dev googletest libclang-rt-14-dev nginx-light curl wrk python3 python3-yaml file openssl
       prometheus dpkg-dev util-linux procps systemd libcap2-bin golang-go iproute2
+      # the other servers users run, each against its own truth (test_servers.py)
+      apache2 python3-aiohttp
       # the Go servers and perf of the benchmark, which the suite runs cut short (bench_smoke)
       golang-github-gin-gonic-gin-dev golang-github-prometheus-client-golang-dev linux-perf
       # callgrind counts the pipeline's instructions per request (bench)
@@ -55,8 +57,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get -o Acquire::Retries=5 update -q
   apt-get -o Acquire::Retries=5 install -y -q --no-install-recommends "${missing[@]}"
 fi
-# Debian's nginx package starts a server on port 80 when installed; the
-# tests start their own and need nothing listening there.
-if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
-  systemctl stop nginx || true
-fi
+# Debian's nginx and apache2 packages start a server on port 80 when
+# installed; the tests start their own and need nothing listening there.
+for unit in nginx apache2; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$unit" 2>/dev/null; then
+    systemctl stop "$unit" || true
+  fi
+done

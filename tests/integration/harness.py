@@ -401,16 +401,27 @@ def reads_per_connection(path):
 def curl(*args):
     """Runs one curl (one keep-alive connection for all its URLs); returns
     [(status, body bytes)] per URL."""
-    # -k: the tests' servers have self-signed certificates; --http1.1: no
-    # HTTP/2 through ALPN.
-    argv = ["curl", "-sSk", "--http1.1", "-w", "%{http_code} %{size_download}\n"]
-    for a in args:
-        if a.startswith(("http://", "https://")):
-            argv += ["-o", "/dev/null"]
-        argv.append(a)
+    return curl_next(args)
+
+
+def curl_next(*transfers):
+    """One curl, its transfers separated by --next (each with its own
+    options, e.g. its own request body) on one keep-alive connection;
+    returns [(status, body bytes)] per URL."""
+    argv = ["curl"]
+    for i, options in enumerate(transfers):
+        if i:
+            argv.append("--next")
+        # -k: the tests' servers have self-signed certificates; --http1.1: no
+        # HTTP/2 through ALPN.
+        argv += ["-sSk", "--http1.1", "-w", "%{http_code} %{size_download}\n"]
+        for a in options:
+            if a.startswith(("http://", "https://")):
+                argv += ["-o", "/dev/null"]
+            argv.append(a)
     r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     if r.returncode != 0:
-        raise AssertionError(f"curl {args} failed: {r.stderr}")
+        raise AssertionError(f"curl {transfers} failed: {r.stderr}")
     return [tuple(int(x) for x in line.split()) for line in r.stdout.splitlines()]
 
 
