@@ -360,3 +360,49 @@ class NotHttpCaptureTest(CaptureCase):
         m = Metrics(replay(self.capture))
         self.assertEqual(m.get("aster_exporter_connections_total", event="not_http"), 3)
         self.assertEqual(m.get("aster_http_requests_total"), 2)
+
+
+class ApacheCaptureTest(CaptureCase):
+    """Apache httpd (mpm_event, a worker process and the CGI daemon):
+    static files on keep-alive (one beyond the capture), a 404, and CGI
+    uploads, one behind "Expect: 100-continue", one chunked; the CGI's
+    answers are chunked by Apache."""
+    name = "apache_static_cgi"
+
+    def test_replay_equals_live(self):
+        from test_servers import Apache, payload_file
+        port = free_port()
+        apache = Apache(port)
+        self.addCleanup(apache.stop)
+        for name, size in (("s.txt", 13), ("m.bin", 3000), ("l.bin", 100 << 10)):
+            apache.write_file(name, size)
+        self.start_exporter(f"--target.port={port}")
+        self.exporter.wait_watching("apache2", processes=2)
+        base = f"http://127.0.0.1:{port}"
+        curl(f"{base}/s.txt", f"{base}/m.bin", f"{base}/l.bin", f"{base}/s.txt", f"{base}/missing.html")
+        body = payload_file(self.dir, "body", 20000)
+        curl("-H", "Expect: 100-continue", "--data-binary", f"@{body}", f"{base}/cgi-bin/count")
+        curl("-H", "Transfer-Encoding: chunked", "--data-binary", "x" * 300, f"{base}/cgi-bin/count")
+        self.check_replay("apache2", 5 + 2)
+
+
+class GoStreamingCaptureTest(CaptureCase):
+    """Go net/http on keep-alive: handlers that flush between writes
+    (chunked bodies in as many pieces, one beyond the capture, one empty),
+    a 404, and uploads with Content-Length and chunked."""
+    name = "go_streaming"
+
+    def test_replay_equals_live(self):
+        port = free_port()
+        binary = build_goserver(self.dir)
+        server = Proc([binary, str(port), os.path.join(self.dir, "stats"), "keepalive"], log_name="goserver")
+        self.addCleanup(server.stop)
+        wait_port(port)
+        self.start_exporter(f"--target.port={port}")
+        self.exporter.wait_watching("goserver")
+        base = f"http://127.0.0.1:{port}"
+        curl(f"{base}/stream?n=5&size=1000", f"{base}/stream?n=3&size=20000", f"{base}/stream?n=0&size=0",
+             f"{base}/stream/missing")
+        curl("--data-binary", "u" * 300, f"{base}/upload")
+        curl("-H", "Transfer-Encoding: chunked", "--data-binary", "c" * 2000, f"{base}/upload")
+        self.check_replay("goserver", 4 + 2)
