@@ -138,7 +138,9 @@ pass "HTTP server (python3 -m http.server) listening on 127.0.0.1:$HTTP_PORT"
 GO_PORT=
 if command -v go >/dev/null; then
 	GO_PORT=$(free_port)
-	GOCACHE="$WORK/gocache" GO111MODULE=off go build -o "$WORK/goserver" "$REPO/tests/integration/servers/goserver/main.go" ||
+	# Every file of the package by name (GOPATH mode builds no package
+	# from an absolute directory; main.go alone misses its handlers).
+	GOCACHE="$WORK/gocache" GO111MODULE=off go build -o "$WORK/goserver" "$REPO"/tests/integration/servers/goserver/*.go ||
 		fatal "cannot build the Go test server"
 	"$WORK/goserver" "$GO_PORT" "$WORK/gostats" >"$WORK/goserver.log" 2>&1 &
 	pids+=($!)
