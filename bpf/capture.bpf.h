@@ -14,6 +14,7 @@
 #define MSG_PEEK 2
 #define TCP_CLOSE 7
 #define TCP_LISTEN 10
+#define RCV_SHUTDOWN 1 /* sk_shutdown: the peer's FIN arrived */
 
 /* How a syscall names the bytes it moved. */
 enum aster_buf_shape {
@@ -265,11 +266,17 @@ static __always_inline void flush_stage(struct aster_stage *s)
  * last one ended (another thread's transfer on this socket finished in
  * between) claims no gap: counting transfers places it. */
 static __always_inline __u32 unseen_before(struct aster_conn_state *st, __u8 dir, __u32 moved,
-					   __u32 seq_end)
+					   __u32 seq_end, bool fin_received)
 {
 	__u32 skip = 0;
 	if (st->stream_pos[dir & 1]) {
 		__s32 d = (__s32)(seq_end - moved - st->seq_next[dir & 1]);
+		/* A read that reaches the peer's FIN consumes its sequence
+		 * number too (copied_seq + 1) in the same call that returns the
+		 * last bytes: that one is no byte. (A FIN received but not yet
+		 * read leaves d at 0; nothing is read after the FIN.) */
+		if (fin_received && d > 0)
+			d--;
 		if (d > 0)
 			skip = d;
 	}

@@ -91,9 +91,11 @@ static __always_inline void on_socket_io(struct sock *sk, __u8 dir, int moved)
 	 * instead of shifting everything after it. */
 	__u32 unseen = 0;
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
-	if (tp)
-		unseen = unseen_before(st, dir, (__u32)moved,
-				       dir == ASTER_DIR_INGRESS ? tp->copied_seq : tp->write_seq);
+	if (tp) {
+		bool ingress = dir == ASTER_DIR_INGRESS;
+		unseen = unseen_before(st, dir, (__u32)moved, ingress ? tp->copied_seq : tp->write_seq,
+				       ingress && (sk->sk_shutdown & RCV_SHUTDOWN));
+	}
 	emit_data(st, dir, fd, (__u32)moved, shape, ubuf, regs->dx, pid_tgid, service_id, unseen);
 }
 
