@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Runs the integration suite against a built exporter, once per attach mode.
 
-    python3 tests/integration/run.py --exporter build/aster-exporter [--modes socket,syscalls] [-k NAME]
+    python3 tests/integration/run.py --exporter build/aster-exporter [--modes socket,syscalls] [-k NAME ...]
 
+-k may be given several times: a test runs when its id contains any of them.
 Needs root: the tests load the real BPF programs and start real servers.
 Prints "N passed, N failed" last; exits non-zero on any failure.
 """
@@ -18,7 +19,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--exporter", required=True)
     ap.add_argument("--modes", default="socket,syscalls")
-    ap.add_argument("-k", dest="pattern", default=None, help="only tests whose id contains this")
+    # append: a second -k used to replace the first, so `-k a -k b` silently ran only b.
+    ap.add_argument("-k", dest="patterns", action="append", default=[],
+                    help="only tests whose id contains this (repeatable: any of them)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("the integration tests load BPF programs: run them as root", file=sys.stderr)
@@ -32,8 +35,12 @@ def main():
         harness.EXPORTER = os.environ["ASTER_EXPORTER"]
         harness.ATTACH_MODE = mode
         suite = unittest.defaultTestLoader.discover(HERE, pattern="test_*.py")
-        if args.pattern:
-            suite = unittest.TestSuite(t for t in iter_tests(suite) if args.pattern in t.id())
+        if args.patterns:
+            suite = unittest.TestSuite(t for t in iter_tests(suite)
+                                       if any(p in t.id() for p in args.patterns))
+            if suite.countTestCases() == 0:
+                print(f"no test id contains any of {args.patterns}", file=sys.stderr)
+                return 2
         print(f"=== attach mode: {mode} ===", flush=True)
         result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
         bad = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
