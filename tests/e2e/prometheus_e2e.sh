@@ -10,9 +10,12 @@
 # What it does:
 #   1. starts a real HTTP server (python3 -m http.server on a free port),
 #   2. starts EXPORTER --target.port=<that port> --web.listen-address=127.0.0.1:<free port>,
-#   3. starts prometheus with packaging/prometheus/prometheus.yml rewritten to
-#      scrape that exporter every 1s (rules from packaging/prometheus/alerts.yml,
-#      evaluated every 1s, storage in a temp dir),
+#   3. starts prometheus with the scrape job prometheus-operator renders for
+#      packaging/kubernetes/servicemonitor.yaml (its honor_labels and target
+#      labels; a static target in place of Kubernetes discovery) scraping that
+#      exporter every 1s (rules from packaging/prometheus/alerts.yml,
+#      evaluated every 1s, storage in a temp dir); the shipped
+#      packaging/prometheus/prometheus.yml is checked with promtool,
 #   4. sends E2E_TRAFFIC_SECONDS of curl traffic: 200s, 404s and ~2% 501s,
 #   5. waits for >= 5 scrapes, then checks: the target is up, the alert rules
 #      load and evaluate without error, the service saw 2xx/4xx/5xx, the
@@ -42,6 +45,8 @@ set -uo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 E2E="$REPO/tests/e2e"
 SHIPPED_PROM="$REPO/packaging/prometheus/prometheus.yml"
+SERVICE_MONITOR="$REPO/packaging/kubernetes/servicemonitor.yaml"
+K8S_SERVICE="$REPO/packaging/kubernetes/service.yaml"
 ALERTS="$REPO/packaging/prometheus/alerts.yml"
 DASHBOARD="$REPO/packaging/grafana/aster-dashboard.json"
 EXPECTED_EMPTY="$E2E/expected_empty.txt"
@@ -175,13 +180,26 @@ fi
 # ---- 3. Prometheus -----------------------------------------------------
 PROM_PORT=$(free_port)
 PROM="http://127.0.0.1:$PROM_PORT"
-python3 "$E2E/promql_exprs.py" prom-config "$SHIPPED_PROM" "$ALERTS" "127.0.0.1:$EXP_PORT" "$WORK/prometheus.yml" ||
+python3 "$E2E/promql_exprs.py" prom-config "$SHIPPED_PROM" "$ALERTS" "127.0.0.1:$EXP_PORT" "$WORK/prometheus-host.yml" ||
 	fatal "cannot derive a test config from $SHIPPED_PROM"
-if out=$(promtool check config "$WORK/prometheus.yml" 2>&1); then
-	pass "derived Prometheus config passes promtool check config"
+if out=$(promtool check config "$WORK/prometheus-host.yml" 2>&1); then
+	pass "config derived from $SHIPPED_PROM passes promtool check config"
 else
 	echo "$out"
-	fatal "derived Prometheus config is invalid"
+	fail "config derived from $SHIPPED_PROM is invalid"
+fi
+# The scrape that runs is the one prometheus-operator renders for the shipped
+# ServiceMonitor (its target labels service/namespace/pod/container/endpoint
+# and honor_labels), so that the dashboards and alerts are checked against
+# the labels kube-prometheus users get (issue 20: without honorLabels every
+# `service` became `exported_service`).
+python3 "$E2E/promql_exprs.py" servicemonitor-config "$SERVICE_MONITOR" "$K8S_SERVICE" "$ALERTS" \
+	"127.0.0.1:$EXP_PORT" "$WORK/prometheus.yml" || fatal "cannot render a scrape config from $SERVICE_MONITOR"
+if out=$(promtool check config "$WORK/prometheus.yml" 2>&1); then
+	pass "config rendered from the ServiceMonitor passes promtool check config"
+else
+	echo "$out"
+	fatal "config rendered from the ServiceMonitor is invalid"
 fi
 prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/data" \
 	--web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn >"$WORK/prometheus.log" 2>&1 &
@@ -273,6 +291,24 @@ for class in 2xx 4xx 5xx; do
 		fail "$class requests counted: $got, but ${sent[$class]} were sent"
 	fi
 done
+
+# honor_labels: the exporter's `service` is what Prometheus stores; the
+# operator's target labels stay on every other label name.
+renamed=$(prom_value 'count(aster_http_requests_total{exported_service!=""})')
+if [[ -z $renamed ]]; then
+	pass "no exported_service: the exporter's service label survives the ServiceMonitor's target labels"
+else
+	fail "$renamed series carry exported_service: the ServiceMonitor's target label 'service' won (honorLabels not set?)"
+fi
+target_labels=$(prom_value 'count(aster_http_requests_total{namespace="aster-exporter",endpoint="metrics",pod!="",container="aster-exporter",node!="",job="aster-exporter"})')
+if [[ -n $target_labels && $target_labels -gt 0 ]]; then
+	pass "the operator's target labels (namespace, pod, container, endpoint, node, job) are on the series"
+else
+	fail "the operator's target labels are missing from aster_http_requests_total"
+fi
+if [[ $service == aster-exporter ]]; then
+	fail "service=\"aster-exporter\" is the exporter's Kubernetes Service, not the watched server"
+fi
 
 # The dashboard's $service matches with =~: cover the Go server too.
 dash_service=$service

@@ -7,6 +7,13 @@ Subcommands:
   prom-config SHIPPED_YML ALERTS_YML TARGET OUT_YML
       write a test Prometheus config derived from the shipped one: job
       aster-exporter scrapes TARGET every 1s, rules evaluated every 1s.
+  servicemonitor-config SERVICEMONITOR SERVICE_YML ALERTS_YML TARGET OUT_YML
+      write a Prometheus config whose one job is the scrape job that
+      prometheus-operator generates for the shipped ServiceMonitor: its
+      honor_labels, its target relabelling (namespace, service, pod,
+      container, endpoint, job) and the ServiceMonitor's own relabelings,
+      with the endpoints role's discovery replaced by a static target that
+      carries the __meta_kubernetes_* labels the exporter's pod would have.
   query PROM_URL SERVICE RATE_INTERVAL DASHBOARD ALERTS EXPECTED_EMPTY
       evaluate every expression through /api/v1/query; print one
       "PASS|FAIL|NOTE <id>: <detail>" line per check.
@@ -102,6 +109,87 @@ def prom_config(shipped, alerts, target, out):
     yaml.safe_dump(cfg, open(out, "w"), sort_keys=False)
 
 
+def servicemonitor_config(monitor_path, service_path, alerts, target, out):
+    """The scrape job prometheus-operator renders for a ServiceMonitor endpoint
+    (pkg/prometheus/promcfg.go: generateServiceMonitorConfig, as of v0.6x),
+    fed by a static target instead of kubernetes_sd_configs (role: endpoints).
+    What matters for us is honor_labels: without it the operator's target
+    label `service` (the exporter's own Kubernetes Service) wins over the
+    exporter's `service` label, which Prometheus renames exported_service."""
+    monitor = yaml.safe_load(open(monitor_path))
+    svc = yaml.safe_load(open(service_path))
+    ns = monitor["metadata"]["namespace"]
+    spec = monitor["spec"]
+    endpoints = spec["endpoints"]
+    if len(endpoints) != 1:
+        sys.exit(f"{monitor_path}: expected one endpoint, found {len(endpoints)}")
+    ep = endpoints[0]
+    port = next(p for p in svc["spec"]["ports"] if p["name"] == ep["port"])
+    pod = "aster-exporter-x7k2q"
+    meta = {
+        "__meta_kubernetes_namespace": svc["metadata"]["namespace"],
+        "__meta_kubernetes_service_name": svc["metadata"]["name"],
+        "__meta_kubernetes_endpoint_port_name": port["name"],
+        "__meta_kubernetes_endpoint_address_target_kind": "Pod",
+        "__meta_kubernetes_endpoint_address_target_name": pod,
+        "__meta_kubernetes_pod_name": pod,
+        "__meta_kubernetes_pod_container_name": "aster-exporter",
+        "__meta_kubernetes_pod_node_name": "node-1",
+        "__meta_kubernetes_pod_phase": "Running",
+    }
+    relabel = [{"source_labels": ["job"], "target_label": "__tmp_prometheus_job_name"}]
+    for k, v in spec["selector"].get("matchLabels", {}).items():
+        meta[f"__meta_kubernetes_service_label_{sanitize(k)}"] = svc["metadata"]["labels"].get(k, "")
+        meta[f"__meta_kubernetes_service_labelpresent_{sanitize(k)}"] = \
+            "true" if k in svc["metadata"]["labels"] else "false"
+        relabel.append({"action": "keep",
+                        "source_labels": [f"__meta_kubernetes_service_label_{sanitize(k)}",
+                                          f"__meta_kubernetes_service_labelpresent_{sanitize(k)}"],
+                        "regex": f"({v});true"})
+    relabel += [
+        {"action": "keep", "source_labels": ["__meta_kubernetes_endpoint_port_name"], "regex": ep["port"]},
+        {"source_labels": ["__meta_kubernetes_endpoint_address_target_kind",
+                           "__meta_kubernetes_endpoint_address_target_name"],
+         "separator": ";", "regex": "Node;(.*)", "replacement": "${1}", "target_label": "node"},
+        {"source_labels": ["__meta_kubernetes_endpoint_address_target_kind",
+                           "__meta_kubernetes_endpoint_address_target_name"],
+         "separator": ";", "regex": "Pod;(.*)", "replacement": "${1}", "target_label": "pod"},
+        {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+        {"source_labels": ["__meta_kubernetes_service_name"], "target_label": "service"},
+        {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
+        {"source_labels": ["__meta_kubernetes_pod_container_name"], "target_label": "container"},
+        {"action": "drop", "source_labels": ["__meta_kubernetes_pod_phase"], "regex": "(Failed|Succeeded)"},
+        {"source_labels": ["__meta_kubernetes_service_name"], "target_label": "job", "replacement": "${1}"},
+        {"target_label": "endpoint", "replacement": ep["port"]},
+    ]
+    for r in ep.get("relabelings", []):
+        relabel.append({camel_to_snake(k): v for k, v in r.items()})
+    job = {
+        "job_name": f"serviceMonitor/{ns}/{monitor['metadata']['name']}/0",
+        "honor_labels": bool(ep.get("honorLabels", False)),
+        "honor_timestamps": True,
+        "scrape_interval": "1s",
+        "metrics_path": ep.get("path", "/metrics"),
+        "scheme": ep.get("scheme", "http"),
+        "static_configs": [{"targets": [target], "labels": meta}],
+        "relabel_configs": relabel,
+    }
+    cfg = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+           "rule_files": [alerts], "scrape_configs": [job]}
+    yaml.safe_dump(cfg, open(out, "w"), sort_keys=False)
+
+
+def sanitize(name):
+    """Kubernetes SD's label-name sanitising (strutil.SanitizeLabelName)."""
+    return re.sub(r"[^a-zA-Z0-9_]", "_", name)
+
+
+def camel_to_snake(key):
+    """ServiceMonitor relabelings use the CRD's camelCase keys."""
+    return {"sourceLabels": "source_labels", "targetLabel": "target_label"}.get(
+        key, re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), key))
+
+
 def query(url, expr):
     data = urllib.parse.urlencode({"query": expr}).encode()
     try:
@@ -150,6 +238,8 @@ if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "prom-config":
         prom_config(*args)
+    elif cmd == "servicemonitor-config":
+        servicemonitor_config(*args)
     elif cmd == "query":
         run_queries(*args)
     else:
