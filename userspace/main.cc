@@ -26,6 +26,7 @@
 #include "capture/record_pipeline.h"
 #include "replay.h"
 #include "metrics/self_metrics.h"
+#include "metrics/series_expiry.h"
 #include "targets/service_registry.h"
 #include "targets/target_discovery.h"
 #include "web/web_server.h"
@@ -135,6 +136,8 @@ int main(int argc, char** argv) {
   auto http_registry = std::make_shared<prometheus::Registry>();
   HttpMetrics http(*http_registry, cfg.metrics,
                    [&registry](uint16_t id) { return registry.name(id); });
+  http.set_live_filter([&registry](uint16_t id) { return registry.is_live(id); });
+  if (capture) registry.keep_assignments();
   TargetDiscovery discovery(cfg, registry, probes->watch_list(), getpid());
   // A newly watched process's TLS libraries are probed before its next
   // request, as far as the attaching (milliseconds) allows.
@@ -145,11 +148,19 @@ int main(int argc, char** argv) {
   DiscoveryEvents process_events(discovery, *probes);
   ConnectionTracker tracker(stats, http, builtin_protocols(), &process_events);
   RecordPipeline pipeline(tracker);
-  if (capture) pipeline.record_to(capture.get(), [&registry](uint16_t first) { return registry.names_from(first); });
+  if (capture) pipeline.record_to(capture.get(), [&registry] { return registry.take_assignments(); });
   EventLoop loop(
       probes->ring_fd(), [&probes](uint64_t now, uint64_t max_age) { return probes->flush_staged(now, max_age); },
       pipeline, cfg.poll_interval_ms);
   if (!loop.ok()) return fail("cannot open the BPF ring buffer: " + std::string(strerror(errno)));
+  SeriesExpiry::Settings expiry_settings;
+  expiry_settings.gone_after_ns = cfg.metrics.gone_after_ms * 1000000;
+  expiry_settings.idle_after_ns = cfg.metrics.idle_after_ms * 1000000;
+  expiry_settings.quarantine_ns = SeriesExpiry::quarantine_for(cfg.poll_interval_ms);
+  WatchList kernel_watch = probes->watch_list();
+  SeriesExpiry expiry(expiry_settings, registry, pipeline, http,
+                      [&kernel_watch](uint16_t id) { return kernel_watch.forget_service(id); });
+  loop.set_after_drain([&expiry](uint64_t now) { expiry.tick(now); });
 
   auto web = WebServer::start(
       cfg,

@@ -119,6 +119,13 @@ ReplayResult replay_capture(const std::string& path) {
           names[id] = std::string(payload.begin() + sizeof id, payload.end());
         }
         break;
+      case CaptureFrame::kServiceExpired:
+        if (payload.size() >= sizeof(uint16_t) + 1 && payload[2] <= static_cast<uint8_t>(ExpiryReason::kIdle)) {
+          uint16_t id;
+          std::memcpy(&id, payload.data(), sizeof id);
+          pipeline.expire_service(id, static_cast<ExpiryReason>(payload[2]));
+        }
+        break;
       default:
         break;  // a frame type this build does not know: nothing it needs
     }

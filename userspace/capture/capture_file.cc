@@ -103,6 +103,13 @@ void CaptureWriter::service(uint16_t id, const std::string& name) {
   frame(CaptureFrame::kService, p.data(), p.size());
 }
 
+void CaptureWriter::service_expired(uint16_t id, uint8_t reason) {
+  uint8_t p[3];
+  std::memcpy(p, &id, sizeof id);
+  p[2] = reason;
+  frame(CaptureFrame::kServiceExpired, p, sizeof p);
+}
+
 void CaptureWriter::frame(CaptureFrame type, const void* data, size_t size) {
   if (!file_) return;
   FrameHeader h{static_cast<uint32_t>(type), static_cast<uint32_t>(size)};

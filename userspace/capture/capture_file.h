@@ -42,6 +42,9 @@ enum class CaptureFrame : uint32_t {
   kEndBatch = 4,    // u64: the clock when the batch ended
   kService = 5,     // u16 id, then the name: the service table named it
   kEnd = 6,         // the recording was closed cleanly
+  // u16 id, u8 reason (ExpiryReason: 0 gone, 1 idle): the service's series
+  // expired at this point; a later kService may give the id another name.
+  kServiceExpired = 7,
 };
 
 class CaptureWriter {
@@ -58,6 +61,7 @@ class CaptureWriter {
   void release(uint64_t watermark_ns) { frame(CaptureFrame::kRelease, &watermark_ns, sizeof watermark_ns); }
   void end_batch(uint64_t now_ns) { frame(CaptureFrame::kEndBatch, &now_ns, sizeof now_ns); }
   void service(uint16_t id, const std::string& name);
+  void service_expired(uint16_t id, uint8_t reason);
   // Writes the end marker and closes the file; further frames are dropped.
   void close();
   // False once a write failed (logged once; the exporter goes on without).

@@ -50,7 +50,9 @@ int EventLoop::drain_once(int timeout_ms) {
   if (m < 0 && m != -EINTR) return m;
   watermark_ns_ = std::max(watermark_ns_, watermark);
   pipeline_.release(watermark_ns_);
-  pipeline_.end_batch(monotonic_ns());
+  uint64_t end = monotonic_ns();
+  pipeline_.end_batch(end);
+  if (after_drain_) after_drain_(end);
   return 0;
 }
 

@@ -24,6 +24,10 @@ class EventLoop {
   EventLoop(int ring_fd, FlushFn flush_staged, RecordPipeline& pipeline, uint32_t poll_interval_ms);
   ~EventLoop();
   bool ok() const { return rb_ != nullptr; }
+  // Called on the loop's thread after each drain with the clock
+  // (CLOCK_MONOTONIC ns): housekeeping that must not race the pipeline,
+  // such as series expiry.
+  void set_after_drain(std::function<void(uint64_t)> f) { after_drain_ = std::move(f); }
   // Runs until `stop`; returns 0, or a negative errno if polling failed.
   int run(const std::atomic<bool>& stop);
   // One poll-and-drain round (tests drive the loop with this).
@@ -38,6 +42,7 @@ class EventLoop {
   RecordPipeline& pipeline_;
   uint32_t poll_interval_ms_;
   uint64_t watermark_ns_ = 0;
+  std::function<void(uint64_t)> after_drain_;
 };
 
 }  // namespace aster

@@ -23,11 +23,14 @@ void RecordPipeline::end_batch(uint64_t now_ns) {
   next_.end_batch(now_ns);
 }
 
+void RecordPipeline::expire_service(uint16_t service_id, ExpiryReason reason) {
+  if (writer_) writer_->service_expired(service_id, static_cast<uint8_t>(reason));
+  next_.expire_service(service_id, reason);
+}
+
 void RecordPipeline::record_services() {
   if (!new_services_) return;
-  for (const std::string& name : new_services_(services_recorded_)) {
-    writer_->service(services_recorded_++, name);
-  }
+  for (const auto& [id, name] : new_services_()) writer_->service(id, name);
 }
 
 }  // namespace aster

@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "capture/capture_file.h"
 #include "model/record_sink.h"
@@ -21,10 +23,10 @@ namespace aster {
 
 class RecordPipeline {
  public:
-  // The service table's names from id `first` on (ids are handed out in
-  // order); a recording writes the new ones before each release, so every
-  // record it releases can be named in the replay.
-  using NewServices = std::function<std::vector<std::string>(uint16_t first)>;
+  // The ids the service table handed out (or handed out again) since the
+  // last call, with their names; a recording writes them before each
+  // release, so every record it releases can be named in the replay.
+  using NewServices = std::function<std::vector<std::pair<uint16_t, std::string>>()>;
 
   explicit RecordPipeline(RecordSink& next) : next_(next) {}
   void record_to(CaptureWriter* writer, NewServices names) {
@@ -35,6 +37,9 @@ class RecordPipeline {
   void add_ring_record(const void* data, size_t size);
   void release(uint64_t watermark_ns);
   void end_batch(uint64_t now_ns);
+  // The service's series expire (series_expiry.h): recorded, then handed
+  // to the connections and on to the metrics.
+  void expire_service(uint16_t service_id, ExpiryReason reason);
 
  private:
   void record_services();
@@ -42,7 +47,6 @@ class RecordPipeline {
   RecordOrder order_;
   CaptureWriter* writer_ = nullptr;
   NewServices new_services_;
-  uint16_t services_recorded_ = 0;
 };
 
 }  // namespace aster

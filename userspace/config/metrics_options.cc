@@ -92,6 +92,38 @@ const ScalarOption kScalarOptions[] = {
      [](const std::string& k, const std::string& v, MetricsOptions& o) { o.learn_threshold = parse_uint(k, v, 0, 100000); }},
 };
 
+uint64_t duration_or_throw(const std::string& key, const std::string& v) {
+  std::string err;
+  uint64_t ms = parse_duration_ms(key, v, &err);
+  if (!err.empty()) throw OptionError{err};
+  return ms;
+}
+
+uint64_t parse_gone_after(const std::string& key, const std::string& v) {
+  uint64_t ms = duration_or_throw(key, v);
+  if (ms < kMinExpiryMs) {
+    throw OptionError{key + ": expected at least 1s (series must outlive a restart and be scraped once more; "
+                            "set it to two scrape intervals or more, default 10m), got '" + v + "'"};
+  }
+  return ms;
+}
+
+uint64_t parse_idle_after(const std::string& key, const std::string& v) {
+  uint64_t ms = duration_or_throw(key, v);
+  if (ms != 0 && ms < kMinExpiryMs) {
+    throw OptionError{key + ": expected 0 (off) or at least 1s, got '" + v + "'"};
+  }
+  return ms;
+}
+
+// metrics.expiry.<yaml> and --metrics.expiry.<flag>.
+const ScalarOption kExpiryOptions[] = {
+    {"gone_after", "metrics.expiry.gone-after",
+     [](const std::string& k, const std::string& v, MetricsOptions& o) { o.gone_after_ms = parse_gone_after(k, v); }},
+    {"idle_after", "metrics.expiry.idle-after",
+     [](const std::string& k, const std::string& v, MetricsOptions& o) { o.idle_after_ms = parse_idle_after(k, v); }},
+};
+
 std::vector<double> parse_buckets(const YAML::Node& n, const std::string& key) {
   if (!n.IsSequence() || n.size() == 0) throw OptionError{key + ": expected a list of bucket upper bounds"};
   std::vector<double> out;
@@ -215,7 +247,7 @@ void parse(const YAML::Node& m, const std::string& prefix, MetricsOptions& out) 
   std::string where = prefix.empty() ? "top level" : prefix.substr(0, prefix.size() - 1);
   if (m.IsNull()) return;
   auto key = [&](const std::string& k) { return prefix + k; };
-  std::set<std::string> known = {"buckets", "routes", "gauges"};
+  std::set<std::string> known = {"buckets", "routes", "gauges", "expiry"};
   for (const auto& o : kScalarOptions) known.insert(o.yaml);
   reject_unknown(m, where, known, prefix);
   for (const auto& o : kScalarOptions) {
@@ -226,6 +258,15 @@ void parse(const YAML::Node& m, const std::string& prefix, MetricsOptions& out) 
     if (b["request_duration_seconds"]) out.duration_buckets = parse_buckets(b["request_duration_seconds"], key("buckets.request_duration_seconds"));
     if (b["request_size_bytes"]) out.request_size_buckets = parse_buckets(b["request_size_bytes"], key("buckets.request_size_bytes"));
     if (b["response_size_bytes"]) out.response_size_buckets = parse_buckets(b["response_size_bytes"], key("buckets.response_size_bytes"));
+  }
+  if (auto e = m["expiry"]) {
+    std::set<std::string> ek;
+    for (const auto& o : kExpiryOptions) ek.insert(o.yaml);
+    reject_unknown(e, key("expiry"), ek);
+    for (const auto& o : kExpiryOptions) {
+      std::string k = key("expiry." + std::string(o.yaml));
+      if (e[o.yaml]) o.apply(k, scalar(e[o.yaml], k), out);
+    }
   }
   if (auto r = m["routes"]) {
     if (!r.IsSequence()) throw OptionError{key("routes") + ": expected a list of route templates"};
@@ -289,8 +330,50 @@ std::string parse_metrics_options(const YAML::Node& node, const std::string& key
   return "";
 }
 
+uint64_t parse_duration_ms(const std::string& key, const std::string& text, std::string* error) {
+  error->clear();
+  auto bad = [&]() {
+    *error = key + ": expected a duration such as 30s, 10m, 1h30m or 500ms (units ms, s, m, h, d), or 0, got '" +
+             text + "'";
+    return uint64_t{0};
+  };
+  if (text == "0") return 0;
+  if (text.empty()) return bad();
+  uint64_t total = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    if (!std::isdigit(static_cast<unsigned char>(text[i]))) return bad();
+    uint64_t n = 0;
+    for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i) {
+      n = n * 10 + static_cast<uint64_t>(text[i] - '0');
+      if (n > (1ull << 40)) return bad();
+    }
+    uint64_t unit = 0;
+    if (text.compare(i, 2, "ms") == 0) {
+      unit = 1, i += 2;
+    } else if (i < text.size()) {
+      switch (text[i]) {
+        case 's': unit = 1000; break;
+        case 'm': unit = 60 * 1000; break;
+        case 'h': unit = 3600 * 1000; break;
+        case 'd': unit = 86400 * 1000; break;
+        default: return bad();
+      }
+      ++i;
+    } else {
+      return bad();  // a number without its unit
+    }
+    total += n * unit;
+    if (total > (1ull << 50)) return bad();
+  }
+  return total;
+}
+
 bool is_metrics_flag(const std::string& name) {
   for (const auto& o : kScalarOptions) {
+    if (name == o.flag) return true;
+  }
+  for (const auto& o : kExpiryOptions) {
     if (name == o.flag) return true;
   }
   return false;
@@ -299,6 +382,12 @@ bool is_metrics_flag(const std::string& name) {
 std::string apply_metrics_flag(const std::string& name, const std::string& value, MetricsOptions& out) {
   try {
     for (const auto& o : kScalarOptions) {
+      if (name == o.flag) {
+        o.apply("--" + name, value, out);
+        return "";
+      }
+    }
+    for (const auto& o : kExpiryOptions) {
       if (name == o.flag) {
         o.apply("--" + name, value, out);
         return "";
@@ -317,7 +406,12 @@ std::string metrics_flags_usage() {
          "                                   label combinations per family per service before\n"
          "                                   path=\"_other_\" (default 1000)\n"
          "  --metrics.learn-threshold=N      distinct values at one path position before it becomes\n"
-         "                                   \":param\"; 0 turns learning off (default 50)\n";
+         "                                   \":param\"; 0 turns learning off (default 50)\n"
+         "  --metrics.expiry.gone-after=DUR  drop a workload's series, route learning and service id\n"
+         "                                   this long after its last process exited (default 10m,\n"
+         "                                   at least 1s; keep it above two scrape intervals)\n"
+         "  --metrics.expiry.idle-after=DUR  drop the HTTP series of a live workload without a request\n"
+         "                                   this long (default 0: never)\n";
 }
 
 }  // namespace aster

@@ -23,6 +23,9 @@
 //         down: {method: DELETE, route: /v1/agents/:id, status: 2xx}
 //       - name: aster_workflows_running
 //         inflight: {method: POST, route: /v1/workflows/:id/run}
+//     expiry:
+//       gone_after: 10m                # series of a workload whose last process exited
+//       idle_after: 0                  # series of a live workload without traffic; 0: off
 #pragma once
 
 #include <cstdint>
@@ -87,7 +90,22 @@ struct MetricsOptions {
   uint32_t learn_threshold = 50;
   std::vector<RouteRule> routes;
   std::vector<GaugeRule> gauges;
+  // A workload gone this long (its last watched process exited) loses its
+  // series, route learning and service id. At least kMinExpiryMs.
+  uint64_t gone_after_ms = 10 * 60 * 1000;
+  // A live workload without an answered request this long loses its HTTP
+  // series (its route learning and business gauges stay); 0: never.
+  uint64_t idle_after_ms = 0;
 };
+
+// The shortest gone_after / idle_after accepted: below a second, a server
+// that restarts (exit, then a new process picked up by the next listen)
+// would lose its series between the two.
+inline constexpr uint64_t kMinExpiryMs = 1000;
+
+// "10m", "90s", "1h30m", "500ms", "0" (a bare 0 only): milliseconds, or ""
+// set in *error naming `key`.
+uint64_t parse_duration_ms(const std::string& key, const std::string& text, std::string* error);
 
 bool applies_to(const std::vector<std::string>& services, const std::string& service);
 
@@ -97,7 +115,8 @@ bool applies_to(const std::vector<std::string>& services, const std::string& ser
 std::string parse_metrics_options(const YAML::Node& node, const std::string& key_prefix, MetricsOptions& out);
 
 // The --metrics.* flags: --metrics.prefix, --metrics.status-label,
-// --metrics.max-series-per-family, --metrics.learn-threshold.
+// --metrics.max-series-per-family, --metrics.learn-threshold,
+// --metrics.expiry.gone-after, --metrics.expiry.idle-after.
 bool is_metrics_flag(const std::string& name);
 // Returns "" or an error naming the flag.
 std::string apply_metrics_flag(const std::string& name, const std::string& value, MetricsOptions& out);

@@ -21,9 +21,25 @@ BusinessGauges::ServiceGauges& BusinessGauges::service(uint16_t id) {
       if (!applies_to(rules_[i].services, name)) continue;
       Bound b{&rules_[i], &families_[i]->Add({{"service", name}})};
       (rules_[i].inflight.empty() ? s.counting : s.inflight).push_back(b);
+      series_.fetch_add(1, std::memory_order_relaxed);
     }
   }
   return s;
+}
+
+size_t BusinessGauges::drop_service(uint16_t id) {
+  if (id >= services_.size() || !services_[id].ready) return 0;
+  ServiceGauges& s = services_[id];
+  size_t n = 0;
+  for (auto* list : {&s.counting, &s.inflight}) {
+    for (const Bound& b : *list) {
+      families_[b.rule - rules_.data()]->Remove(b.gauge);
+      ++n;
+    }
+  }
+  s = ServiceGauges{};
+  series_.fetch_sub(n, std::memory_order_relaxed);
+  return n;
 }
 
 bool BusinessGauges::any_request_match(const std::vector<ExchangeMatch>& ms, HttpMethod m, std::string_view path) {

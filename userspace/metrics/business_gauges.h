@@ -16,6 +16,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -40,6 +41,10 @@ class BusinessGauges {
   // or dropped (each start has exactly one end).
   void on_request_start(uint16_t service_id, HttpMethod method, std::string_view path);
   void on_request_end(uint16_t service_id, HttpMethod method, std::string_view path);
+  // The service's workload is gone: its gauge series are removed (and made
+  // again at 0 if the id is reused). Returns how many.
+  size_t drop_service(uint16_t id);
+  size_t series_count() const { return series_.load(std::memory_order_relaxed); }
 
  private:
   struct Bound {
@@ -63,6 +68,7 @@ class BusinessGauges {
   ServiceName names_;
   bool has_inflight_ = false;
   std::vector<ServiceGauges> services_;
+  std::atomic<size_t> series_{0};
 };
 
 }  // namespace aster

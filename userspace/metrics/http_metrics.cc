@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "metrics/http_metrics.h"
 
+#include <algorithm>
+
 namespace aster {
 namespace {
 
@@ -92,19 +94,23 @@ HttpMetrics::HttpMetrics(prometheus::Registry& registry, const MetricsOptions& o
 bool HttpMetrics::wants_request_events() const { return gauges_ && gauges_->has_inflight(); }
 
 void HttpMetrics::on_request_start(uint16_t service_id, HttpMethod method, std::string_view path) {
-  if (gauges_) gauges_->on_request_start(service_id, method, path);
+  if (gauges_ && service(service_id)) gauges_->on_request_start(service_id, method, path);
 }
 
 void HttpMetrics::on_request_end(uint16_t service_id, HttpMethod method, std::string_view path) {
-  if (gauges_) gauges_->on_request_end(service_id, method, path);
+  if (gauges_ && service(service_id)) gauges_->on_request_end(service_id, method, path);
 }
 
-HttpMetrics::ServiceState& HttpMetrics::service(uint16_t id) {
-  if (id < services_.size() && services_[id]) return *services_[id];
+HttpMetrics::ServiceState* HttpMetrics::service(uint16_t id) {
+  if (id < services_.size() && services_[id]) return services_[id].get();
   return create_service(id);
 }
 
-HttpMetrics::ServiceState& HttpMetrics::create_service(uint16_t id) {
+HttpMetrics::ServiceState* HttpMetrics::create_service(uint16_t id) {
+  if (live_ && !live_(id)) {
+    bump(stale_);
+    return nullptr;
+  }
   auto s = std::make_unique<ServiceState>();
   s->name = names_(id);
   for (const auto& r : options_.routes) {
@@ -118,7 +124,75 @@ HttpMetrics::ServiceState& HttpMetrics::create_service(uint16_t id) {
   std::lock_guard<std::mutex> lock(services_mu_);
   if (id >= services_.size()) services_.resize(id + 1);
   services_[id] = std::move(s);
-  return *services_[id];
+  return services_[id].get();
+}
+
+size_t HttpMetrics::remove_series(ServiceState& svc) {
+  // The tables hold raw pointers into the families; each is erased before
+  // Family::Remove frees what it points to. All on the event-loop thread,
+  // the only one that uses them; scrapes see a family with or without a
+  // series, never a freed one (the family's own lock).
+  size_t n = 0;
+  auto drop_histograms = [&](Histograms& h) {
+    if (!h.duration) return;
+    duration_.Remove(h.duration);
+    request_size_.Remove(h.request_size);
+    response_size_.Remove(h.response_size);
+    h = Histograms{};
+    n += 3;
+  };
+  for (auto& [key, c] : svc.counters) {
+    requests_.Remove(c);
+    ++n;
+  }
+  svc.counters.clear();
+  for (auto& per_method : svc.counter_overflow) {
+    for (prometheus::Counter*& c : per_method) {
+      if (!c) continue;
+      requests_.Remove(c);
+      c = nullptr;
+      ++n;
+    }
+  }
+  for (auto& [key, h] : svc.histograms) drop_histograms(h);
+  svc.histograms.clear();
+  for (Histograms& h : svc.histogram_overflow) drop_histograms(h);
+  series_n_.fetch_sub(svc.counter_series, std::memory_order_relaxed);
+  histogram_series_n_.fetch_sub(svc.histogram_series, std::memory_order_relaxed);
+  svc.counter_series = 0;
+  svc.histogram_series = 0;
+  return n;
+}
+
+void HttpMetrics::on_service_expired(uint16_t id, ExpiryReason reason) {
+  size_t n = 0;
+  if (id < services_.size() && services_[id]) {
+    n += remove_series(*services_[id]);
+    if (reason == ExpiryReason::kGone) {
+      // Route learning and templates go with the service: a reused id
+      // starts from nothing.
+      std::lock_guard<std::mutex> lock(services_mu_);
+      services_[id].reset();
+    }
+  }
+  if (reason == ExpiryReason::kGone && gauges_) n += gauges_->drop_service(id);
+  expired_[static_cast<int>(reason)].fetch_add(n, std::memory_order_relaxed);
+}
+
+std::vector<uint16_t> HttpMetrics::idle_services(uint64_t now_ns, uint64_t idle_ns) const {
+  std::vector<uint16_t> out;
+  for (size_t id = 0; id < services_.size(); ++id) {
+    const ServiceState* s = services_[id].get();
+    if (!s || s->counter_series + s->histogram_series == 0) continue;
+    if (now_ns >= s->last_exchange_ns && now_ns - s->last_exchange_ns >= idle_ns) out.push_back(static_cast<uint16_t>(id));
+  }
+  return out;
+}
+
+size_t HttpMetrics::all_series_count() const {
+  size_t n = series_n_.load(std::memory_order_relaxed) + 3 * histogram_series_n_.load(std::memory_order_relaxed);
+  if (gauges_) n += gauges_->series_count();
+  return n;
 }
 
 std::string HttpMetrics::method_label(uint8_t method) const {
@@ -149,7 +223,8 @@ prometheus::Counter& HttpMetrics::counter_for(ServiceState& svc, uint8_t method,
       prometheus::Counter* c = &requests_.Add(
           {{"service", svc.name}, {"method", method_label(method)}, {"path", *path}, {"status", status_value}});
       svc.counters.emplace(key, c);
-      series_n_.store(series_n_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      ++svc.counter_series;
+      series_n_.fetch_add(1, std::memory_order_relaxed);
       return *c;
     }
   }
@@ -162,7 +237,8 @@ prometheus::Counter& HttpMetrics::counter_for(ServiceState& svc, uint8_t method,
                         {"method", method_label(method)},
                         {"path", std::string(kOverflowPath)},
                         {"status", kClassLabels[cls]}});
-    series_n_.store(series_n_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    ++svc.counter_series;
+    series_n_.fetch_add(1, std::memory_order_relaxed);
   }
   return *c;
 }
@@ -176,6 +252,8 @@ HttpMetrics::Histograms& HttpMetrics::histograms_for(ServiceState& svc, uint8_t 
       prometheus::Labels l{{"service", svc.name}, {"method", method_label(method)}, {"path", *path}};
       Histograms h{&duration_.Add(l, duration_bounds_), &request_size_.Add(l, request_size_bounds_),
                    &response_size_.Add(l, response_size_bounds_)};
+      ++svc.histogram_series;
+      histogram_series_n_.fetch_add(1, std::memory_order_relaxed);
       return svc.histograms.emplace(key, h).first->second;
     }
   }
@@ -185,12 +263,17 @@ HttpMetrics::Histograms& HttpMetrics::histograms_for(ServiceState& svc, uint8_t 
     prometheus::Labels l{{"service", svc.name}, {"method", method_label(method)}, {"path", std::string(kOverflowPath)}};
     h = Histograms{&duration_.Add(l, duration_bounds_), &request_size_.Add(l, request_size_bounds_),
                    &response_size_.Add(l, response_size_bounds_)};
+    ++svc.histogram_series;
+    histogram_series_n_.fetch_add(1, std::memory_order_relaxed);
   }
   return h;
 }
 
 void HttpMetrics::on_exchange(const Exchange& x) {
-  ServiceState& svc = service(x.service_id);
+  ServiceState* found = service(x.service_id);
+  if (!found) return;  // a record from before its service expired (counted)
+  ServiceState& svc = *found;
+  svc.last_exchange_ns = std::max({svc.last_exchange_ns, x.first_byte_ns, x.last_byte_ns});
   if (!x.request_seen || !x.path) {
     counter_for(svc, kUnknownMethod, &kUnknownPath, x.status).Increment();
     return;

@@ -56,6 +56,18 @@ class HttpMetrics : public ExchangeSink {
   bool wants_request_events() const override;
   void on_request_start(uint16_t service_id, HttpMethod method, std::string_view path) override;
   void on_request_end(uint16_t service_id, HttpMethod method, std::string_view path) override;
+  // Removes the service's series from the families (and, for kGone, its
+  // route learning and gauges): every cached pointer to them goes first.
+  void on_service_expired(uint16_t service_id, ExpiryReason reason) override;
+
+  // Whether an id may be recorded under (the service table's is_live): a
+  // record staged under an id that has since expired is dropped and
+  // counted, not recorded under a service that may get the id next. Unset
+  // (replay): every id may.
+  void set_live_filter(std::function<bool(uint16_t)> live) { live_ = std::move(live); }
+  // Services with series whose last answered request is `idle_ns` or more
+  // before `now_ns` (CLOCK_MONOTONIC, the probes' clock).
+  std::vector<uint16_t> idle_services(uint64_t now_ns, uint64_t idle_ns) const;
 
   // For the self-metrics; all safe to call from scrape threads.
   // Requests whose path got no label of its own (label or learning budget
@@ -63,6 +75,14 @@ class HttpMetrics : public ExchangeSink {
   uint64_t path_overflows() const { return path_overflows_.load(std::memory_order_relaxed); }
   // Series of PREFIX_http_requests_total, all services (the largest family).
   size_t series_count() const { return series_n_.load(std::memory_order_relaxed); }
+  // Series of every per-service family (the four HTTP families and the
+  // business gauges), all services: aster_exporter_series.
+  size_t all_series_count() const;
+  // Series removed by expiry, by reason (aster_exporter_series_expired_total).
+  uint64_t series_expired(ExpiryReason r) const { return expired_[static_cast<int>(r)].load(std::memory_order_relaxed); }
+  // Exchanges and request events dropped because their service id was not
+  // live (staged before the service expired).
+  uint64_t stale_dropped() const { return stale_.load(std::memory_order_relaxed); }
   // Path positions collapsed to ":param" by learning, all services.
   uint64_t learned_collapses() const { return collapses_.load(std::memory_order_relaxed); }
   // Requests recorded in an overflow series, per service and family (the
@@ -119,10 +139,16 @@ class HttpMetrics : public ExchangeSink {
     std::array<Histograms, kMethods> histogram_overflow{};
     std::atomic<uint64_t> counter_overflowed{0};
     std::atomic<uint64_t> histogram_overflowed{0};
+    size_t counter_series = 0;    // in requests_
+    size_t histogram_series = 0;  // in each of the three histogram families
+    uint64_t last_exchange_ns = 0;
   };
 
-  ServiceState& service(uint16_t id);
-  ServiceState& create_service(uint16_t id);
+  // Null when the id is not live (see set_live_filter).
+  ServiceState* service(uint16_t id);
+  ServiceState* create_service(uint16_t id);
+  // Removes the service's HTTP series; returns how many.
+  size_t remove_series(ServiceState& svc);
   const std::string* path_label(ServiceState& svc, const std::string& raw);
   prometheus::Counter& counter_for(ServiceState& svc, uint8_t method, const std::string* path, uint16_t status);
   Histograms& histograms_for(ServiceState& svc, uint8_t method, const std::string* path);
@@ -142,8 +168,12 @@ class HttpMetrics : public ExchangeSink {
   // table against scrape threads reading it (series_overflows).
   mutable std::mutex services_mu_;
   std::vector<std::unique_ptr<ServiceState>> services_;
+  std::function<bool(uint16_t)> live_;
   std::atomic<uint64_t> path_overflows_{0};
   std::atomic<size_t> series_n_{0};
+  std::atomic<size_t> histogram_series_n_{0};  // per histogram family
+  std::atomic<uint64_t> expired_[2] = {};
+  std::atomic<uint64_t> stale_{0};
   std::atomic<uint64_t> collapses_{0};
 };
 

@@ -94,6 +94,22 @@ std::vector<prometheus::MetricFamily> PipelineSelfMetrics::Collect() const {
               "HTTP/2 frames or header blocks that break RFC 9113 or RFC 7541 (skipped).",
               stats_.h2_frames_invalid.get());
   add_gauge(out, "aster_exporter_http_series", "Label combinations in the aster_http_* families.", http_.series_count());
+  add_gauge(out, "aster_exporter_series",
+            "Series the exporter holds in its per-service families (the four aster_http_* families and the "
+            "configured business gauges), all services.",
+            static_cast<double>(http_.all_series_count()));
+  out.push_back(FamilyBuilder("aster_exporter_series_expired_total",
+                              "Series removed by expiry, by reason: gone (the workload's last watched process "
+                              "exited metrics.expiry.gone_after ago), idle (a live workload answered no request "
+                              "for metrics.expiry.idle_after).",
+                              MetricType::Counter)
+                    .add(static_cast<double>(http_.series_expired(ExpiryReason::kGone)), {{"reason", "gone"}})
+                    .add(static_cast<double>(http_.series_expired(ExpiryReason::kIdle)), {{"reason", "idle"}})
+                    .take());
+  add_counter(out, "aster_exporter_stale_service_records_total",
+              "Exchanges and request events tagged with a service id that had expired (staged before the "
+              "sweep, or left on a connection of the gone workload): dropped, not counted under any service.",
+              static_cast<double>(http_.stale_dropped()));
   add_counter(out, "aster_exporter_path_overflow_total", "Requests whose path went to \"_other_\" because the per-service budget was spent.", http_.path_overflows());
   {
     FamilyBuilder b("aster_exporter_series_overflow_total",

@@ -84,6 +84,26 @@ std::vector<prometheus::MetricFamily> SelfMetrics::Collect() const {
                       .take());
   }
   add_gauge(out, "aster_exporter_watched_services", "Services with at least one watched process.", registry_.service_count());
+  {
+    ServiceRegistry::TableStats t = registry_.table_stats();
+    out.push_back(FamilyBuilder("aster_exporter_service_table_entries",
+                                "Ids in the service table (at most 4096), by state: watched (with processes), gone "
+                                "(no process, within metrics.expiry.gone_after), quarantined (expired; freed for "
+                                "reuse once records staged under it can no longer arrive).",
+                                MetricType::Gauge)
+                      .add(static_cast<double>(t.watched), {{"state", "watched"}})
+                      .add(static_cast<double>(t.gone), {{"state", "gone"}})
+                      .add(static_cast<double>(t.quarantined), {{"state", "quarantined"}})
+                      .take());
+    add_gauge(out, "aster_exporter_service_table_allocated",
+              "Ids the service table has ever handed out (its high-water mark; freed ids are reused first).",
+              static_cast<double>(t.allocated));
+    add_counter(out, "aster_exporter_service_ids_reused_total", "Service ids handed out again after their service expired.",
+                static_cast<double>(t.reused));
+    add_counter(out, "aster_exporter_service_table_full_total",
+                "Services not watched because all 4096 ids were live or quarantined (logged).",
+                static_cast<double>(t.full));
+  }
 
   // Kernel time per probe; zero unless kernel.bpf_stats_enabled=1.
   FamilyBuilder runs("aster_exporter_bpf_program_runs_total", "Runs of each BPF program (needs kernel.bpf_stats_enabled=1).", MetricType::Counter);

@@ -45,6 +45,12 @@ struct Exchange {
   uint64_t last_byte_ns = 0;
 };
 
+// Why a service's series go (aster_exporter_series_expired_total{reason}):
+// its workload is gone (every process exited gone_after ago: series, route
+// learning, gauges and the id all go), or it is live but idle (no answered
+// request for idle_after: its HTTP series go, its learning stays).
+enum class ExpiryReason : uint8_t { kGone = 0, kIdle = 1 };
+
 class ExchangeSink {
  public:
   virtual ~ExchangeSink() = default;
@@ -56,6 +62,9 @@ class ExchangeSink {
   virtual bool wants_request_events() const { return false; }
   virtual void on_request_start(uint16_t /*service_id*/, HttpMethod, std::string_view /*path*/) {}
   virtual void on_request_end(uint16_t /*service_id*/, HttpMethod, std::string_view /*path*/) {}
+  // Drop the service's series (see ExpiryReason); after kGone nothing under
+  // `service_id` is recorded until the id is live again.
+  virtual void on_service_expired(uint16_t /*service_id*/, ExpiryReason) {}
 };
 
 }  // namespace aster

@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "model/exchange.h"
+
 namespace aster {
 
 class RecordSink {
@@ -16,6 +18,9 @@ class RecordSink {
   // A drained batch ended at `now_ns` (held records and closing
   // connections age by batch).
   virtual void end_batch(uint64_t now_ns) = 0;
+  // The service's series expire (see ExpiryReason); for kGone the sink also
+  // forgets every connection still tagged with the id.
+  virtual void expire_service(uint16_t /*service_id*/, ExpiryReason /*reason*/) {}
 };
 
 }  // namespace aster

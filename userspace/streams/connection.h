@@ -37,6 +37,7 @@ class Connection {
   // was bound) is forgotten, and later ciphertext records are skipped.
   void on_data(const aster_event& ev, const uint8_t* payload);
   bool tls() const { return ctx_.source == StreamSource::kTlsPlaintext; }
+  uint16_t service_id() const { return ctx_.service_id; }
   void on_close(uint64_t ts_ns);
   // Delivers held (out-of-order) records once they are `min_age` batches
   // old, treating the bytes still missing as lost. True while some remain.

@@ -130,4 +130,23 @@ void ConnectionTracker::end_batch(uint64_t now_ns) {
   stats_.connections_tracked.store(conns_.size(), std::memory_order_relaxed);
 }
 
+void ConnectionTracker::expire_service(uint16_t service_id, ExpiryReason reason) {
+  if (reason == ExpiryReason::kGone) {
+    // Its processes exited gone_after ago, so these sockets are closed
+    // (their close record was lost) or were handed to a process that is not
+    // watched: nothing more of them can be counted under this service.
+    for (auto it = conns_.begin(); it != conns_.end();) {
+      if (it->second->service_id() != service_id) {
+        ++it;
+        continue;
+      }
+      if (last_ == it->second.get()) last_ = nullptr;
+      it = conns_.erase(it);
+      stats_.connections_expired.add();
+    }
+    stats_.connections_tracked.store(conns_.size(), std::memory_order_relaxed);
+  }
+  exchanges_.on_service_expired(service_id, reason);
+}
+
 }  // namespace aster

@@ -43,6 +43,10 @@ class ConnectionTracker : public RecordSink {
   void on_record(const void* data, size_t size) override;
   // Called after each drained batch of records.
   void end_batch(uint64_t now_ns) override;
+  // kGone: the connections still tagged with the service are dropped
+  // (their outstanding requests end, unrecorded); then the metrics drop
+  // the service's series.
+  void expire_service(uint16_t service_id, ExpiryReason reason) override;
   size_t size() const { return conns_.size(); }
 
  private:

@@ -1,38 +1,107 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "targets/service_registry.h"
 
+#include <ctime>
+
+#include "model/log.h"
+
 namespace aster {
+namespace {
+
+uint64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+constexpr uint64_t kFullLogEveryNs = 60ull * 1000000000;
+
+}  // namespace
+
+ServiceRegistry::ServiceRegistry(Clock clock) : clock_(clock ? std::move(clock) : Clock(monotonic_ns)) {}
 
 uint16_t ServiceRegistry::intern(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = ids_.find(name);
   if (it != ids_.end()) return it->second;
-  if (names_.size() >= kMaxServices) return kMaxServices;
-  auto id = static_cast<uint16_t>(names_.size());
-  names_.push_back(name);
+  uint64_t now = clock_();
+  uint16_t id;
+  if (!free_.empty()) {
+    id = free_.front();
+    free_.pop_front();
+    ++reused_;
+  } else if (slots_.size() < kMaxServices) {
+    id = static_cast<uint16_t>(slots_.size());
+    slots_.emplace_back();
+  } else {
+    ++full_;
+    if (full_ == 1 || now - last_full_log_ns_ >= kFullLogEveryNs) {
+      last_full_log_ns_ = now;
+      LOG_WARN("service table full: %u services are live or expiring, so service %s is not watched "
+               "(aster_exporter_service_table_full_total counts these); lower metrics.expiry.gone_after "
+               "so gone workloads free their ids sooner, or name workloads with fewer distinct names",
+               kMaxServices, name.c_str());
+    }
+    return kMaxServices;
+  }
+  Slot& s = slots_[id];
+  s.name = name;
+  s.state = State::kLive;
+  s.processes = 0;
+  s.since_ns = now;  // no process yet: expires like a gone one if none comes
   ids_.emplace(name, id);
+  if (keep_assignments_) assignments_.emplace_back(id, name);
   return id;
 }
 
 std::string ServiceRegistry::name(uint16_t id) const {
   std::lock_guard<std::mutex> lock(mu_);
-  return id < names_.size() ? names_[id] : std::string("unknown");
+  return id < slots_.size() && slots_[id].state != State::kFree ? slots_[id].name : std::string("unknown");
 }
 
-std::vector<std::string> ServiceRegistry::names_from(uint16_t first) const {
+bool ServiceRegistry::is_live(uint16_t id) const {
   std::lock_guard<std::mutex> lock(mu_);
-  if (first >= names_.size()) return {};
-  return std::vector<std::string>(names_.begin() + first, names_.end());
+  return id < slots_.size() && slots_[id].state == State::kLive;
 }
 
-void ServiceRegistry::add(const WatchedProcess& p) {
+void ServiceRegistry::keep_assignments() {
   std::lock_guard<std::mutex> lock(mu_);
+  if (keep_assignments_) return;
+  keep_assignments_ = true;
+  for (size_t id = 0; id < slots_.size(); ++id) {
+    if (slots_[id].state == State::kLive) assignments_.emplace_back(static_cast<uint16_t>(id), slots_[id].name);
+  }
+}
+
+std::vector<std::pair<uint16_t, std::string>> ServiceRegistry::take_assignments() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::pair<uint16_t, std::string>> out;
+  out.swap(assignments_);
+  return out;
+}
+
+void ServiceRegistry::drop_process(uint16_t id, uint64_t now) {
+  if (id >= slots_.size()) return;
+  Slot& s = slots_[id];
+  if (s.processes > 0 && --s.processes == 0) s.since_ns = now;
+}
+
+bool ServiceRegistry::add(const WatchedProcess& p) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (p.service_id >= slots_.size() || slots_[p.service_id].state != State::kLive) return false;
+  auto it = procs_.find(p.pid);
+  if (it != procs_.end()) drop_process(it->second.service_id, clock_());
   procs_[p.pid] = p;
+  ++slots_[p.service_id].processes;
+  return true;
 }
 
 void ServiceRegistry::remove(pid_t pid) {
   std::lock_guard<std::mutex> lock(mu_);
-  procs_.erase(pid);
+  auto it = procs_.find(pid);
+  if (it == procs_.end()) return;
+  drop_process(it->second.service_id, clock_());
+  procs_.erase(it);
 }
 
 bool ServiceRegistry::find(pid_t pid, WatchedProcess* out) const {
@@ -54,7 +123,7 @@ std::vector<WatchedProcess> ServiceRegistry::processes() const {
 std::map<std::string, std::vector<pid_t>> ServiceRegistry::by_service() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::map<std::string, std::vector<pid_t>> out;
-  for (const auto& kv : procs_) out[names_[kv.second.service_id]].push_back(kv.first);
+  for (const auto& kv : procs_) out[slots_[kv.second.service_id].name].push_back(kv.first);
   return out;
 }
 
@@ -66,14 +135,62 @@ size_t ServiceRegistry::process_count() const {
 size_t ServiceRegistry::service_count() const {
   std::lock_guard<std::mutex> lock(mu_);
   size_t n = 0;
-  std::vector<bool> seen(names_.size());
-  for (const auto& kv : procs_) {
-    if (!seen[kv.second.service_id]) {
-      seen[kv.second.service_id] = true;
-      ++n;
+  for (const Slot& s : slots_) n += s.state == State::kLive && s.processes > 0;
+  return n;
+}
+
+std::vector<uint16_t> ServiceRegistry::take_gone(uint64_t gone_after_ns) {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t now = clock_();
+  std::vector<uint16_t> out;
+  for (size_t id = 0; id < slots_.size(); ++id) {
+    Slot& s = slots_[id];
+    if (s.state != State::kLive || s.processes > 0 || now - s.since_ns < gone_after_ns) continue;
+    s.state = State::kQuarantined;
+    s.since_ns = now;
+    ids_.erase(s.name);
+    out.push_back(static_cast<uint16_t>(id));
+  }
+  return out;
+}
+
+std::vector<uint16_t> ServiceRegistry::quarantine_over(uint64_t quarantine_ns) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t now = clock_();
+  std::vector<uint16_t> out;
+  for (size_t id = 0; id < slots_.size(); ++id) {
+    const Slot& s = slots_[id];
+    if (s.state == State::kQuarantined && now - s.since_ns >= quarantine_ns) out.push_back(static_cast<uint16_t>(id));
+  }
+  return out;
+}
+
+void ServiceRegistry::release(const std::vector<uint16_t>& ids) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (uint16_t id : ids) {
+    if (id >= slots_.size() || slots_[id].state != State::kQuarantined) continue;
+    Slot& s = slots_[id];
+    s.state = State::kFree;
+    s.name.clear();
+    s.name.shrink_to_fit();
+    free_.push_back(id);
+  }
+}
+
+ServiceRegistry::TableStats ServiceRegistry::table_stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  TableStats t;
+  for (const Slot& s : slots_) {
+    if (s.state == State::kLive) {
+      (s.processes > 0 ? t.watched : t.gone) += 1;
+    } else if (s.state == State::kQuarantined) {
+      ++t.quarantined;
     }
   }
-  return n;
+  t.allocated = slots_.size();
+  t.full = full_;
+  t.reused = reused_;
+  return t;
 }
 
 }  // namespace aster

@@ -3,15 +3,29 @@
 // target discovery and by the event loop (fork/exit events), read by the
 // metric collectors at scrape time; a mutex guards it, and nothing on the
 // per-event path takes it.
+//
+// Service ids are the 16-bit index every ring record carries, at most
+// kMaxServices at once. An id has a life:
+//   live         intern() named it; it has watched processes, or had them
+//                (gone since the last one left) or has not had one yet
+//   quarantined  take_gone() found it gone for gone_after: its name is no
+//                longer looked up, the caller has dropped its series; records
+//                staged under it may still arrive (they are dropped)
+//   free         release() after the quarantine: intern() may hand it out
+//                again, oldest freed first
+// See series_expiry.h for why a quarantine makes reuse safe.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace aster {
@@ -25,15 +39,29 @@ struct WatchedProcess {
 class ServiceRegistry {
  public:
   static constexpr uint16_t kMaxServices = 4096;
+  // Monotonic nanoseconds; tests pass their own clock.
+  using Clock = std::function<uint64_t()>;
+  explicit ServiceRegistry(Clock clock = {});
 
-  // The id of the named service, created on first use. Returns kMaxServices
-  // when the table is full (the caller then does not watch the process).
+  // The id of the named service, created on first use (a free id is
+  // reused). Returns kMaxServices when all ids are live or quarantined: the
+  // caller then does not watch the process; counted in table_full() and
+  // logged (once a minute at most).
   uint16_t intern(const std::string& name);
   std::string name(uint16_t id) const;
-  // The names of ids `first` and up, in id order (a capture records them).
-  std::vector<std::string> names_from(uint16_t first) const;
+  // Whether records under `id` belong to a service that may still be
+  // recorded (not quarantined or free).
+  bool is_live(uint16_t id) const;
 
-  void add(const WatchedProcess& p);
+  // Every id handed out (new or reused) with its name, in order, since the
+  // last call (a capture records them). Kept only once a recorder asked
+  // (keep_assignments, which also lists the ids live at that moment).
+  void keep_assignments();
+  std::vector<std::pair<uint16_t, std::string>> take_assignments();
+
+  // False (and nothing changes) when `p.service_id` is not live: a fork
+  // record from before the service expired.
+  bool add(const WatchedProcess& p);
   void remove(pid_t pid);
   bool find(pid_t pid, WatchedProcess* out) const;
   std::vector<WatchedProcess> processes() const;
@@ -42,11 +70,45 @@ class ServiceRegistry {
   size_t process_count() const;
   size_t service_count() const;
 
+  // Expiry, from one thread (the event loop's sweep).
+  // Live ids without a process for `gone_after_ns`: now quarantined.
+  std::vector<uint16_t> take_gone(uint64_t gone_after_ns);
+  // Quarantined ids whose quarantine has lasted `quarantine_ns`; they stay
+  // quarantined until release().
+  std::vector<uint16_t> quarantine_over(uint64_t quarantine_ns) const;
+  void release(const std::vector<uint16_t>& ids);
+
+  struct TableStats {
+    size_t watched = 0;      // live ids with processes
+    size_t gone = 0;         // live ids without (within their grace period)
+    size_t quarantined = 0;
+    size_t allocated = 0;    // ids ever handed out: the table's high-water mark
+    uint64_t full = 0;       // intern() calls refused: the table was full
+    uint64_t reused = 0;     // ids handed out again after a release
+  };
+  TableStats table_stats() const;
+
  private:
+  enum class State : uint8_t { kFree, kLive, kQuarantined };
+  struct Slot {
+    std::string name;
+    State state = State::kFree;
+    uint32_t processes = 0;
+    uint64_t since_ns = 0;  // live without processes: since when; quarantined: since when
+  };
+  void drop_process(uint16_t id, uint64_t now);
+
+  Clock clock_;
   mutable std::mutex mu_;
-  std::vector<std::string> names_;
-  std::unordered_map<std::string, uint16_t> ids_;
+  std::vector<Slot> slots_;
+  std::unordered_map<std::string, uint16_t> ids_;  // live names
+  std::deque<uint16_t> free_;                      // released ids, oldest first
   std::unordered_map<pid_t, WatchedProcess> procs_;
+  bool keep_assignments_ = false;
+  std::vector<std::pair<uint16_t, std::string>> assignments_;
+  uint64_t full_ = 0;
+  uint64_t reused_ = 0;
+  uint64_t last_full_log_ns_ = 0;
 };
 
 }  // namespace aster

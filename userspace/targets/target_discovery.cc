@@ -144,7 +144,12 @@ void TargetDiscovery::watch(pid_t pid, uint64_t start_ticks, const std::string& 
     watch_list_.remove(pid);
     return;
   }
-  registry_.add(WatchedProcess{pid, start_ticks, id});
+  if (!registry_.add(WatchedProcess{pid, start_ticks, id})) {
+    // The service expired between intern() and now (it had no process for
+    // gone_after): the next scan names it again.
+    watch_list_.remove(pid);
+    return;
+  }
   LOG_INFO("watching pid %d as service %s", pid, service.c_str());
   if (on_watched_) on_watched_(pid);
 }
@@ -281,7 +286,9 @@ void TargetDiscovery::run(const std::atomic<bool>& stop) {
 void TargetDiscovery::on_fork(pid_t child, uint16_t service_id) {
   auto st = read_proc_stat(child);
   if (!st || st->exited()) return;  // already gone; the exit probe removed its map entry
-  registry_.add(WatchedProcess{child, st->start_ticks, service_id});
+  // A fork record staged before its service expired: the child's entry
+  // (copied by the probe) names an id that is no longer live.
+  if (!registry_.add(WatchedProcess{child, st->start_ticks, service_id})) watch_list_.remove(child);
 }
 
 void TargetDiscovery::on_exit(pid_t pid) {

@@ -4,6 +4,8 @@
 #include <bpf/bpf.h>
 #include <linux/types.h>
 
+#include <vector>
+
 #include "model/event_layout.h"
 
 namespace aster {
@@ -44,6 +46,22 @@ void WatchList::remove(pid_t pid) {
   __u32 key = static_cast<__u32>(pid);
   bpf_map_delete_elem(map_fd_, &key);
   set_bit(pid, false);  // entry first, bit second
+}
+
+size_t WatchList::forget_service(uint16_t service_id) {
+  std::vector<__u32> stale;
+  __u32 key = 0, next = 0;
+  __u32* prev = nullptr;
+  // At most ASTER_MAX_WATCHED entries; a rare walk (once per expired service).
+  while (bpf_map_get_next_key(map_fd_, prev, &next) == 0 && stale.size() < (1u << 22)) {
+    aster_watch w{};
+    if (bpf_map_lookup_elem(map_fd_, &next, &w) == 0 && w.service_id == service_id) stale.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  for (__u32 pid : stale) remove(static_cast<pid_t>(pid));
+  __atomic_fetch_add(epoch_, 1, __ATOMIC_SEQ_CST);
+  return stale.size();
 }
 
 }  // namespace aster

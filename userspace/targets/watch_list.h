@@ -20,6 +20,11 @@ class WatchList {
   // False when the map is full.
   bool add(pid_t pid, uint16_t service_id);
   void remove(pid_t pid);
+  // Removes every entry that still names `service_id` (a fork whose event
+  // was lost leaves one discovery never heard of) and makes every socket
+  // look its service up again (the epoch): after this, no probe can tag a
+  // new record with the id. Returns the entries removed.
+  size_t forget_service(uint16_t service_id);
   int map_fd() const { return map_fd_; }
 
  private:

@@ -130,6 +130,48 @@ TEST_F(ConfigTest, UnknownKeysAndBadValuesAreNamed) {
   }
 }
 
+TEST_F(ConfigTest, ExpiryDurationsByKeyOrFlagWithNamedErrors) {
+  auto d = parse({});
+  ASSERT_TRUE(d.config);
+  EXPECT_EQ(d.config->metrics.gone_after_ms, 600000u) << "default 10m";
+  EXPECT_EQ(d.config->metrics.idle_after_ms, 0u) << "default off";
+  std::string file = write_file("metrics:\n  expiry:\n    gone_after: 1h30m\n    idle_after: 45s\n");
+  auto key = parse({"--config.file=" + file});
+  ASSERT_TRUE(key.config) << key.message;
+  EXPECT_EQ(key.config->metrics.gone_after_ms, 5400000u);
+  EXPECT_EQ(key.config->metrics.idle_after_ms, 45000u);
+  auto flag = parse({"--config.file=" + file, "--metrics.expiry.gone-after=2s", "--metrics.expiry.idle-after=0"});
+  std::remove(file.c_str());
+  ASSERT_TRUE(flag.config) << flag.message;
+  EXPECT_EQ(flag.config->metrics.gone_after_ms, 2000u);
+  EXPECT_EQ(flag.config->metrics.idle_after_ms, 0u);
+  auto ms = parse({"--metrics.expiry.gone-after=1500ms"});
+  ASSERT_TRUE(ms.config) << ms.message;
+  EXPECT_EQ(ms.config->metrics.gone_after_ms, 1500u);
+  struct Case {
+    std::vector<std::string> args;
+    std::string needle;
+  } cases[] = {
+      {{"--metrics.expiry.gone-after=0"}, "--metrics.expiry.gone-after: expected at least 1s"},
+      {{"--metrics.expiry.gone-after=500ms"}, "--metrics.expiry.gone-after: expected at least 1s"},
+      {{"--metrics.expiry.gone-after=10"}, "expected a duration such as 30s"},
+      {{"--metrics.expiry.gone-after=10x"}, "expected a duration such as 30s"},
+      {{"--metrics.expiry.gone-after=-5m"}, "expected a duration such as 30s"},
+      {{"--metrics.expiry.gone-after="}, "--metrics.expiry.gone-after"},
+      {{"--metrics.expiry.idle-after=999ms"}, "--metrics.expiry.idle-after: expected 0 (off) or at least 1s"},
+  };
+  for (const auto& c : cases) {
+    auto r = parse(c.args);
+    EXPECT_FALSE(r.config) << c.args[0];
+    EXPECT_NE(r.message.find(c.needle), std::string::npos) << r.message;
+  }
+  std::string typo = write_file("metrics:\n  expiry:\n    gone: 10m\n");
+  auto t = parse({"--config.file=" + typo});
+  std::remove(typo.c_str());
+  EXPECT_FALSE(t.config);
+  EXPECT_NE(t.message.find("metrics.expiry.gone"), std::string::npos) << t.message;
+}
+
 TEST_F(ConfigTest, BadFlagsAreErrorsNotCrashes) {
   for (auto args : std::vector<std::vector<std::string>>{
            {"--target.port=http"}, {"--target.port="}, {"--nonsense=1"}, {"positional"},

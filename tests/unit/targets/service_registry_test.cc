@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: Apache-2.0
+// The service table's id life: live, gone, quarantined, free, reused; a
+// full table is refused and counted; a fork record under an expired id is
+// not followed. And the kernel's part of an expiry on a real BPF hash map.
+#include "targets/service_registry.h"
+
+#include <bpf/bpf.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "model/event_layout.h"
+#include "targets/watch_list.h"
+
+namespace aster {
+namespace {
+
+constexpr uint64_t kSec = 1000000000;
+
+struct FakeClock {
+  uint64_t now = 1000 * kSec;
+  ServiceRegistry::Clock fn() {
+    return [this] { return now; };
+  }
+};
+
+TEST(ServiceRegistry, AGoneServiceIsQuarantinedThenItsIdReused) {
+  FakeClock clock;
+  ServiceRegistry r(clock.fn());
+  uint16_t a = r.intern("a");
+  uint16_t b = r.intern("b");
+  ASSERT_TRUE(r.add({10, 1, a}));
+  ASSERT_TRUE(r.add({11, 1, a}));
+  ASSERT_TRUE(r.add({20, 1, b}));
+  r.remove(10);
+  clock.now += 100 * kSec;
+  EXPECT_TRUE(r.take_gone(10 * kSec).empty()) << "a still has pid 11";
+  r.remove(11);
+  clock.now += 9 * kSec;
+  EXPECT_TRUE(r.take_gone(10 * kSec).empty()) << "a gone for 9 s only";
+  clock.now += 1 * kSec;
+  EXPECT_EQ(r.take_gone(10 * kSec), std::vector<uint16_t>{a});
+  EXPECT_FALSE(r.is_live(a));
+  EXPECT_TRUE(r.is_live(b));
+  EXPECT_EQ(r.name(a), "a") << "a quarantined id keeps its name for the logs";
+  auto t = r.table_stats();
+  EXPECT_EQ(t.watched, 1u);
+  EXPECT_EQ(t.gone, 0u);
+  EXPECT_EQ(t.quarantined, 1u);
+
+  // While quarantined, the id is not handed out: a new "a" gets a new one.
+  uint16_t a2 = r.intern("a");
+  EXPECT_NE(a2, a);
+  EXPECT_NE(a2, b);
+  clock.now += 5 * kSec;
+  EXPECT_TRUE(r.quarantine_over(10 * kSec).empty());
+  clock.now += 5 * kSec;
+  auto over = r.quarantine_over(10 * kSec);
+  EXPECT_EQ(over, std::vector<uint16_t>{a});
+  r.release(over);
+  EXPECT_EQ(r.name(a), "unknown");
+  uint16_t c = r.intern("c");
+  EXPECT_EQ(c, a) << "the released id is reused first";
+  EXPECT_EQ(r.name(c), "c");
+  EXPECT_TRUE(r.is_live(c));
+  t = r.table_stats();
+  EXPECT_EQ(t.allocated, 3u);
+  EXPECT_EQ(t.reused, 1u);
+}
+
+TEST(ServiceRegistry, AServiceThatNeverGotAProcessExpiresToo) {
+  FakeClock clock;
+  ServiceRegistry r(clock.fn());
+  uint16_t a = r.intern("a");  // watching its process failed
+  clock.now += 10 * kSec;
+  EXPECT_EQ(r.take_gone(10 * kSec), std::vector<uint16_t>{a});
+}
+
+TEST(ServiceRegistry, AProcessBackWithinTheGracePeriodKeepsItsService) {
+  FakeClock clock;
+  ServiceRegistry r(clock.fn());
+  uint16_t a = r.intern("a");
+  ASSERT_TRUE(r.add({10, 1, a}));
+  r.remove(10);
+  clock.now += 9 * kSec;
+  EXPECT_EQ(r.intern("a"), a);
+  ASSERT_TRUE(r.add({12, 1, a}));
+  clock.now += 100 * kSec;
+  EXPECT_TRUE(r.take_gone(10 * kSec).empty());
+}
+
+TEST(ServiceRegistry, AProcessMovedToAnotherServiceLeavesTheFirstGone) {
+  FakeClock clock;
+  ServiceRegistry r(clock.fn());
+  uint16_t a = r.intern("a");
+  uint16_t b = r.intern("b");
+  ASSERT_TRUE(r.add({10, 1, a}));
+  ASSERT_TRUE(r.add({10, 1, b}));  // exec'd into another program
+  clock.now += 10 * kSec;
+  EXPECT_EQ(r.take_gone(10 * kSec), std::vector<uint16_t>{a});
+  EXPECT_EQ(r.service_count(), 1u);
+}
+
+TEST(ServiceRegistry, AForkRecordUnderAnExpiredIdIsNotFollowed) {
+  FakeClock clock;
+  ServiceRegistry r(clock.fn());
+  uint16_t a = r.intern("a");
+  clock.now += 10 * kSec;
+  ASSERT_EQ(r.take_gone(10 * kSec).size(), 1u);
+  EXPECT_FALSE(r.add({30, 1, a}));
+  EXPECT_FALSE(r.find(30, nullptr));
+  EXPECT_FALSE(r.add({31, 1, 4000})) << "an id never handed out";
+}
+
+TEST(ServiceRegistry, AFullTableIsRefusedAndCountedUntilAnIdIsFreed) {
+  FakeClock clock;
+  ServiceRegistry r(clock.fn());
+  for (int i = 0; i < ServiceRegistry::kMaxServices; ++i) {
+    uint16_t id = r.intern("s" + std::to_string(i));
+    ASSERT_EQ(id, i);
+    ASSERT_TRUE(r.add({1000 + i, 1, id}));
+  }
+  EXPECT_EQ(r.intern("one-more"), ServiceRegistry::kMaxServices);
+  EXPECT_EQ(r.intern("and-another"), ServiceRegistry::kMaxServices);
+  EXPECT_EQ(r.table_stats().full, 2u);
+  r.remove(1000 + 7);
+  clock.now += 10 * kSec;
+  ASSERT_EQ(r.take_gone(10 * kSec), std::vector<uint16_t>{7});
+  EXPECT_EQ(r.intern("one-more"), ServiceRegistry::kMaxServices) << "quarantined ids are not free";
+  clock.now += 10 * kSec;
+  r.release(r.quarantine_over(10 * kSec));
+  EXPECT_EQ(r.intern("one-more"), 7);
+  EXPECT_EQ(r.table_stats().full, 3u);
+  EXPECT_EQ(r.table_stats().allocated, ServiceRegistry::kMaxServices);
+}
+
+TEST(ServiceRegistry, ACaptureIsToldOfEveryIdHandedOutAgain) {
+  FakeClock clock;
+  ServiceRegistry r(clock.fn());
+  uint16_t a = r.intern("a");
+  r.keep_assignments();
+  r.intern("b");
+  using A = std::vector<std::pair<uint16_t, std::string>>;
+  EXPECT_EQ(r.take_assignments(), (A{{a, "a"}, {1, "b"}}));
+  EXPECT_TRUE(r.take_assignments().empty());
+  clock.now += 10 * kSec;
+  r.take_gone(10 * kSec);
+  clock.now += 10 * kSec;
+  r.release(r.quarantine_over(10 * kSec));
+  EXPECT_EQ(r.intern("c"), a);
+  EXPECT_EQ(r.take_assignments(), (A{{a, "c"}}));
+}
+
+// The kernel's part of an expiry, on a real hash map: entries naming the
+// service go (with their prefilter bits), others stay, the epoch moves.
+TEST(WatchList, ForgettingAServiceRemovesItsEntriesAndBumpsTheEpoch) {
+  int fd = bpf_map_create(BPF_MAP_TYPE_HASH, "test_watched", sizeof(__u32), sizeof(aster_watch), 64, nullptr);
+  if (fd < 0) GTEST_SKIP() << "cannot create a BPF map (needs root)";
+  std::vector<uint64_t> bits(ASTER_PID_BITMAP_WORDS);
+  uint32_t epoch = 0;
+  WatchList w(fd, bits.data(), &epoch);
+  ASSERT_TRUE(w.add(100, 3));
+  ASSERT_TRUE(w.add(101, 3));
+  ASSERT_TRUE(w.add(200, 4));
+  uint32_t before = epoch;
+  EXPECT_EQ(w.forget_service(3), 2u);
+  EXPECT_GT(epoch, before);
+  __u32 key = 100;
+  aster_watch v{};
+  EXPECT_NE(bpf_map_lookup_elem(fd, &key, &v), 0);
+  key = 101;
+  EXPECT_NE(bpf_map_lookup_elem(fd, &key, &v), 0);
+  key = 200;
+  ASSERT_EQ(bpf_map_lookup_elem(fd, &key, &v), 0);
+  EXPECT_EQ(v.service_id, 4);
+  EXPECT_EQ(bits[100 >> 6] & (1ull << (100 & 63)), 0u);
+  EXPECT_NE(bits[200 >> 6] & (1ull << (200 & 63)), 0u);
+  close(fd);
+}
+
+}  // namespace
+}  // namespace aster
