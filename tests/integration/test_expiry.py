@@ -1,7 +1,8 @@
 """Series expiry (metrics.expiry): a stopped server's series go after the
-grace period, a new server with the same executable name counts exactly
-its own requests, and 200 workloads that come and go leave the exporter's
-series, service table and memory where they were."""
+grace period and a new server with the same executable name counts exactly
+its own requests; an idle live server's go after idle_after; 200 workloads
+that come and go leave the exporter's series, service table and memory
+where they were."""
 import os
 import shutil
 import tempfile
@@ -87,6 +88,34 @@ class GoneTest(unittest.TestCase):
             for s in (first, second):
                 if s:
                     s.stop()
+
+
+class IdleTest(unittest.TestCase):
+    def test_idle_live_server_loses_its_series_and_counts_again_from_zero(self):
+        port = free_port()
+        exporter = Exporter(f"--target.port={port}", "--metrics.expiry.idle-after=2s")
+        server = None
+        try:
+            server = harness.start_node(port)
+            svc = service_of(server.pid)
+            exporter.wait_watching(svc)
+            self.assertEqual(curl(*[f"http://127.0.0.1:{port}/fixed/1"] * 3), [(200, 100)] * 3)
+            before = exporter.wait_count(3, service=svc)
+            m = wait_for(lambda: (lambda m: m if m.series("aster_http_requests_total", service=svc) == [] else None)(
+                exporter.scrape()), timeout=30, what=f"idle service {svc}'s series to expire")
+            self.assertEqual(m.get("aster_exporter_series_expired_total", reason="idle"),
+                             before.get("aster_exporter_series"))
+            self.assertEqual(m.get("aster_exporter_series_expired_total", reason="gone"), 0)
+            # Idle is not gone: the server is still watched under its id.
+            self.assertEqual(m.get("aster_service_processes", service=svc), 1)
+            self.assertEqual(table(m, "watched"), 1)
+            self.assertEqual(table(m, "quarantined"), 0)
+            self.assertEqual(curl(*[f"http://127.0.0.1:{port}/fixed/2"] * 2), [(200, 100)] * 2)
+            exporter.wait_count(2, service=svc)
+        finally:
+            exporter.stop()
+            if server:
+                server.stop()
 
 
 class ChurnTest(unittest.TestCase):

@@ -9,6 +9,9 @@
 #include "replay.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstring>
 
 #include <cstdlib>
 #include <filesystem>
@@ -16,6 +19,10 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "capture/capture_file.h"
+#include "model/exchange.h"
+#include "streams/data_record.h"
 
 namespace aster {
 namespace {
@@ -89,6 +96,47 @@ TEST(Replay, ACaptureThatIsNotThereIsAClearError) {
   ReplayResult r = replay_capture("/nonexistent/x.cap");
   EXPECT_FALSE(r.ok);
   EXPECT_NE(r.error.find("cannot read the capture file"), std::string::npos) << r.error;
+}
+
+// An expiry is recorded where it happened, and an id handed out again is
+// named anew: the replay drops the first service's series there and counts
+// the id's next owner from zero, as the live exporter did.
+TEST(Replay, AnExpiryAndAReusedIdReplayAsTheyHappened) {
+  char dir[] = "/tmp/aster-replay-expiry-XXXXXX";
+  ASSERT_TRUE(mkdtemp(dir));
+  std::string path = std::string(dir) + "/e.cap";
+  ConfigSources sources;
+  sources.argv = {"--target.port=80"};
+  std::string err;
+  auto w = CaptureWriter::create(path, sources, &err);
+  ASSERT_TRUE(w) << err;
+  uint64_t ts = 1000;
+  auto exchange = [&](uint64_t conn) {
+    const std::string req = "GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
+    const std::string resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    for (auto rec : {data_record(conn, ASTER_DIR_INGRESS, 0, req, ts++), data_record(conn, ASTER_DIR_EGRESS, 0, resp, ts++)}) {
+      w->ring_record(rec.data(), rec.size());  // service id 0
+    }
+    w->release(ts);
+    w->end_batch(ts);
+  };
+  w->service(0, "first");
+  exchange(1);
+  exchange(2);
+  w->service_expired(0, static_cast<uint8_t>(ExpiryReason::kGone));
+  w->service(0, "second");
+  exchange(3);
+  w->close();
+  ReplayResult r = replay_capture(path);
+  std::remove(path.c_str());
+  rmdir(dir);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.exposition.find("service=\"first\""), std::string::npos) << r.exposition;
+  EXPECT_NE(r.exposition.find("aster_http_requests_total{method=\"GET\",path=\"/x\",service=\"second\",status=\"2xx\"} 1\n"),
+            std::string::npos)
+      << r.exposition;
+  EXPECT_NE(r.exposition.find("aster_exporter_series_expired_total{reason=\"gone\"} 4\n"), std::string::npos)
+      << r.exposition;
 }
 
 }  // namespace
