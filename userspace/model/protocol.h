@@ -72,6 +72,12 @@ struct Handover {
   std::string path;
   uint64_t first_byte_ns = 0;
   uint64_t request_body_bytes = 0;
+  bool request_body_known = true;
+  // Bytes of the client's direction that still belong to that request's
+  // body when the switch comes (a server may answer 101 before reading it,
+  // RFC 7540 3.2); the new protocol's bytes (the client preface) follow.
+  // -1: the body's end is not known (chunked, cut by a gap).
+  int64_t request_body_left = 0;
 };
 
 class ProtocolSession {

@@ -18,13 +18,16 @@ class TrackerFeed {
  public:
   explicit TrackerFeed(std::vector<const Protocol*> protocols) : tracker(stats, sink, std::move(protocols), nullptr) {}
   // One transfer of `bytes`, of which the first `captured` were copied.
-  void data(uint64_t conn, uint8_t dir, const std::string& bytes, uint64_t ts, size_t captured = SIZE_MAX) {
+  // `flags`: ASTER_F_* as the probe sets them (ASTER_F_TLS_PLAINTEXT).
+  void data(uint64_t conn, uint8_t dir, const std::string& bytes, uint64_t ts, size_t captured = SIZE_MAX,
+            uint16_t flags = 0) {
     uint64_t& pos = pos_[conn][dir];
-    at(conn, dir, pos, bytes, ts, captured);
+    at(conn, dir, pos, bytes, ts, captured, flags);
     pos += bytes.size();
   }
-  void at(uint64_t conn, uint8_t dir, uint64_t pos, const std::string& bytes, uint64_t ts, size_t captured = SIZE_MAX) {
-    auto rec = data_record(conn, dir, pos, bytes, ts, captured);
+  void at(uint64_t conn, uint8_t dir, uint64_t pos, const std::string& bytes, uint64_t ts, size_t captured = SIZE_MAX,
+          uint16_t flags = 0) {
+    auto rec = data_record(conn, dir, pos, bytes, ts, captured, flags);
     tracker.on_record(rec.data(), rec.size());
   }
   void close(uint64_t conn) {

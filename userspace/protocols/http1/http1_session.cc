@@ -3,6 +3,8 @@
 
 #include "model/event_layout.h"
 
+#include <algorithm>
+
 namespace aster {
 namespace {
 bool interim(uint16_t status) { return status >= 100 && status < 200 && status != 101; }
@@ -21,7 +23,16 @@ Http1Session::~Http1Session() {
 }
 
 void Http1Session::feed(uint8_t dir, const uint8_t* data, size_t len, uint64_t ts_ns) {
-  if (!stopped_) parser(dir).feed(data, len, ts_ns);
+  if (stopped_) return;
+  HttpStreamParser& p = parser(dir);
+  p.feed(data, len, ts_ns);
+  if (switching_ && p.stopped()) {
+    // What the 101's write carried after its head: the server's first
+    // HTTP/2 frames.
+    size_t rest = std::min(p.unconsumed(), len);
+    unconsumed_ = Unconsumed{dir, ts_ns, std::vector<uint8_t>(data + len - rest, data + len)};
+    stopped_ = true;
+  }
 }
 
 void Http1Session::gap(uint8_t dir, uint64_t len, uint64_t ts_ns) {
@@ -123,6 +134,7 @@ ResponseFraming Http1Session::on_request_head(const MessageHead& head, uint64_t 
   x.method = head.method;
   x.path.assign(head.path);
   x.first_byte_ns = first_byte_ns;
+  x.upgrade_h2c = head.upgrade_h2c;
   if (request_events_) sink_.on_request_start(ctx_.service_id, x.method, x.path);
   return ResponseFraming::kFromHeaders;
 }
@@ -169,6 +181,10 @@ void Http1Session::on_response_complete(const MessageHead& head, const MessageDo
     sink_.on_exchange(e);
     return;
   }
+  if (head.status == 101 && x->upgrade_h2c && head.upgrade_h2c) {
+    switch_to_http2(*x);
+    return;
+  }
   x->answered = true;
   x->status = head.status;
   x->response_body = done.body_bytes;
@@ -181,6 +197,32 @@ void Http1Session::on_response_complete(const MessageHead& head, const MessageDo
     stopped_ = true;
     stats_.connections_upgraded.add();
   }
+}
+
+void Http1Session::switch_to_http2(const Pending& x) {
+  // Answers before it whose requests were still being read count now.
+  while (fifo_size_ > 1 && &fifo_at(0) != &x) {
+    record(fifo_at(0));
+    fifo_pop();
+  }
+  // The request that asked is HTTP/2's stream 1 (RFC 7540 3.2): its answer
+  // comes as HTTP/2 frames, so the 101 is no exchange of its own.
+  handover_.method = x.method;
+  handover_.path = x.path;
+  handover_.first_byte_ns = x.first_byte_ns;
+  if (x.request_complete) {
+    handover_.request_body_bytes = x.request_body;
+    handover_.request_body_known = x.request_body_known;
+    handover_.request_body_left = 0;
+  } else {
+    // Answered before its body was read: the rest of the body comes
+    // before the client preface.
+    handover_.request_body_bytes = requests_.body_bytes_so_far();
+    handover_.request_body_known = true;
+    handover_.request_body_left = requests_.body_left();
+  }
+  fifo_pop();
+  switching_ = true;
 }
 
 }  // namespace aster

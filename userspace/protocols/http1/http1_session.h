@@ -29,7 +29,12 @@ class Http1Session : public ProtocolSession {
   void gap(uint8_t dir, uint64_t len, uint64_t ts_ns) override;
   void hint(uint8_t dir, const uint8_t* data, size_t len, uint64_t ts_ns) override;
   void close(uint64_t ts_ns) override;
-  Next next() const override { return stopped_ ? Next::kStop : Next::kContinue; }
+  Next next() const override { return switching_ ? Next::kSwitch : stopped_ ? Next::kStop : Next::kContinue; }
+  // Upgrade: h2c answered by 101: HTTP/2 from the byte after the 101's
+  // head on, with the request that asked as its stream 1.
+  std::string_view switch_to() const override { return "http2"; }
+  const Handover* handover() const override { return &handover_; }
+  Unconsumed take_unconsumed() override { return std::move(unconsumed_); }
 
  private:
   struct Pending {
@@ -40,6 +45,7 @@ class Http1Session : public ProtocolSession {
     bool request_body_known = true;
     bool request_complete = false;
     bool answered = false;
+    bool upgrade_h2c = false;  // asked for "Upgrade: h2c"
     uint16_t status = 0;
     uint64_t response_body = 0;
     uint64_t last_byte_ns = 0;
@@ -76,6 +82,7 @@ class Http1Session : public ProtocolSession {
   size_t first_unanswered();
   Pending* answering();
   void record_ready(bool closing);
+  void switch_to_http2(const Pending& x);
   void record(const Pending& x);
 
   ConnectionContext ctx_;
@@ -83,6 +90,9 @@ class Http1Session : public ProtocolSession {
   ExchangeSink& sink_;
   bool request_events_;  // the sink wants request starts and ends
   bool stopped_ = false;
+  bool switching_ = false;  // to HTTP/2, once the 101's feed is over
+  Handover handover_;
+  Unconsumed unconsumed_;
 
   Sink request_sink_{*this, StreamKind::kRequests};
   Sink response_sink_{*this, StreamKind::kResponses};

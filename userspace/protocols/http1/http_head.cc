@@ -185,8 +185,11 @@ bool HttpStreamParser::ParseHeaderLine(std::string_view line) {
       }
       break;
     case 7:
-      if (kind_ == StreamKind::kRequests && IEquals(name, "upgrade") && !value.empty()) {
-        head_.upgrade = true;
+      if (IEquals(name, "upgrade") && !value.empty()) {
+        if (kind_ == StreamKind::kRequests) head_.upgrade = true;
+        ForEachListElement(value, [this](std::string_view v) {
+          if (IEquals(TrimOws(v), "h2c")) head_.upgrade_h2c = true;
+        });
       }
       break;
     case 6:

@@ -28,6 +28,7 @@ bool HttpStreamParser::stopped() const { return state_ == State::kStopped; }
 bool HttpStreamParser::in_message() const { return in_message_; }
 
 void HttpStreamParser::feed(const uint8_t* data, size_t len, uint64_t ts_ns) {
+  unconsumed_ = len;
   if (state_ == State::kStopped || data == nullptr || len == 0) return;
   ts_ = ts_ns;
   at_boundary_ = true;
@@ -54,6 +55,13 @@ void HttpStreamParser::feed(const uint8_t* data, size_t len, uint64_t ts_ns) {
     }
   }
   while (p < end && state_ != State::kStopped) p = Step(p, end);
+  unconsumed_ = static_cast<size_t>(end - p);
+}
+
+int64_t HttpStreamParser::body_left() const {
+  if (!in_message_) return 0;
+  if (state_ == State::kBody) return static_cast<int64_t>(body_left_);
+  return -1;
 }
 
 const uint8_t* HttpStreamParser::Step(const uint8_t* p, const uint8_t* end) {
@@ -230,6 +238,7 @@ void HttpStreamParser::ResetMessage() {
   head_.version_minor = 1;
   head_.keep_alive = true;
   head_.upgrade = false;
+  head_.upgrade_h2c = false;
   head_.expect_continue = false;
   head_.chunked = false;
   head_.content_length = -1;

@@ -43,6 +43,7 @@ struct MessageHead {
   uint8_t version_minor = 1;       // HTTP/1.0 -> 0, HTTP/1.1 -> 1
   bool keep_alive = true;          // after HTTP/1.0 default and Connection rules
   bool upgrade = false;            // request asks to upgrade / response is 101
+  bool upgrade_h2c = false;        // the Upgrade header lists "h2c" (RFC 7540 3.2)
   bool expect_continue = false;    // request carries "Expect: 100-continue"
   bool chunked = false;            // Transfer-Encoding ends in chunked
   int64_t content_length = -1;     // -1: absent
@@ -97,6 +98,13 @@ class HttpStreamParser {
   // True after an Upgrade/101 or a CONNECT tunnel: everything after is not
   // HTTP/1.x and is ignored.
   bool stopped() const;
+  // After a feed() that stopped the parser (a 101 head): how many of its
+  // last bytes it did not take. They are the next protocol's.
+  size_t unconsumed() const { return unconsumed_; }
+  // Body bytes of the message in progress still to come, where its
+  // Content-Length says so; -1 when not known (chunked, cut by a gap).
+  int64_t body_left() const;
+  uint64_t body_bytes_so_far() const { return body_bytes_; }
   // True while between a message's first byte and its completion.
   bool in_message() const;
 
@@ -187,6 +195,7 @@ class HttpStreamParser {
   uint64_t est_bytes_ = 0;   // body bytes counted in estimate mode
   uint64_t skipped_ = 0;     // bytes skipped in the current resync episode
   bool in_message_ = false;
+  size_t unconsumed_ = 0;
   bool resyncing_ = true;               // a failed start line is part of a resync, not an error
   bool at_boundary_ = false;            // the next byte starts a syscall or follows an LF
   bool candidate_at_boundary_ = false;  // the start line in progress began a syscall

@@ -63,6 +63,8 @@ Http2Session::Http2Session(const ConnectionContext& ctx, const Handover* handove
   s->path = handover->path;
   s->first_byte_ns = handover->first_byte_ns;
   s->request_body = handover->request_body_bytes;
+  s->request_body_known = handover->request_body_known && handover->request_body_left >= 0;
+  in_.body_before_preface = handover->request_body_left;
   if (request_events_) sink_.on_request_start(ctx_.service_id, s->method, s->path);
 }
 
@@ -156,6 +158,20 @@ void Http2Session::feed(uint8_t dir, const uint8_t* data, size_t len, uint64_t t
   while (p < end) {
     switch (r.state) {
       case Reader::State::kPreface: {
+        if (r.body_before_preface > 0) {
+          // The upgrade request's body, before the preface.
+          size_t n = std::min<size_t>(end - p, uint64_t(r.body_before_preface));
+          r.body_before_preface -= int64_t(n);
+          auto it = streams_.find(1);
+          if (it != streams_.end()) it->second.request_body += n;
+          p += n;
+          break;
+        }
+        if (r.body_before_preface < 0 && r.preface_seen == 0) {
+          // A body of unknown length: the preface starts some transfer.
+          if (p != data || std::memcmp(p, kPreface, std::min<size_t>(end - p, kPrefaceBytes)) != 0) return;
+          r.body_before_preface = 0;
+        }
         size_t n = std::min<size_t>(end - p, kPrefaceBytes - r.preface_seen);
         if (std::memcmp(p, kPreface + r.preface_seen, n) != 0) {
           stats_.h2_frames_invalid.add();
@@ -224,6 +240,15 @@ void Http2Session::gap(uint8_t dir, uint64_t len, uint64_t ts_ns) {
     case Reader::State::kSeek:
     case Reader::State::kLost:
       return;
+    case Reader::State::kPreface:
+      if (r.body_before_preface < 0 && r.preface_seen == 0) return;  // more of that body
+      if (r.body_before_preface > 0 && uint64_t(r.body_before_preface) >= len) {
+        r.body_before_preface -= int64_t(len);
+        auto it = streams_.find(1);
+        if (it != streams_.end()) it->second.request_body += len;
+        return;
+      }
+      break;
     case Reader::State::kPayload:
       if (len <= r.left) {
         // Inside one frame: a DATA frame's size is in its header, so only

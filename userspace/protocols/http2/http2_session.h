@@ -73,6 +73,10 @@ class Http2Session : public ProtocolSession {
     explicit Reader(bool from_start) : hpack(from_start) {}
     State state = State::kSeek;
     size_t preface_seen = 0;
+    // After Upgrade: h2c, the rest of the HTTP/1.1 request's body comes
+    // first: this many bytes, or (-1) an unknown number, in which case the
+    // preface is looked for at the start of each transfer.
+    int64_t body_before_preface = 0;
     uint8_t hdr[h2::kFrameHeaderBytes];
     size_t hdr_len = 0;
     h2::FrameHeader fh;

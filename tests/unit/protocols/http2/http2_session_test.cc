@@ -7,68 +7,12 @@
 
 #include <map>
 
-#include "protocols/http2/h2_wire.h"
-#include "protocols/registry.h"
-#include "streams/tracker_feed.h"
+#include "protocols/http2/h2_feed.h"
 
 namespace aster {
 namespace {
 
 using namespace h2test;
-
-constexpr uint8_t IN = ASTER_DIR_INGRESS;
-constexpr uint8_t OUT = ASTER_DIR_EGRESS;
-
-class Sink : public ExchangeSink {
- public:
-  struct Seen {
-    AppProtocol protocol;
-    bool request_seen;
-    HttpMethod method;
-    std::string path;
-    uint16_t status;
-    uint64_t req_body, resp_body;
-    bool resp_body_known;
-    uint64_t first_ns, last_ns;
-  };
-  void on_exchange(const Exchange& x) override {
-    seen.push_back({x.protocol, x.request_seen, x.method, x.path ? *x.path : "", x.status, x.request_body_bytes,
-                    x.response_body_bytes, x.response_body_known, x.first_byte_ns, x.last_byte_ns});
-  }
-  bool wants_request_events() const override { return true; }
-  void on_request_start(uint16_t, HttpMethod, std::string_view) override { ++starts; }
-  void on_request_end(uint16_t, HttpMethod, std::string_view) override { ++ends; }
-  std::vector<Seen> seen;
-  int starts = 0, ends = 0;
-};
-
-// Connection 1, through the builtin protocols.
-class Feed : public TrackerFeed<Sink> {
- public:
-  Feed() : TrackerFeed(builtin_protocols()) {}
-  void data(uint8_t dir, const std::string& bytes, uint64_t ts, size_t captured = SIZE_MAX) {
-    TrackerFeed::data(1, dir, bytes, ts, captured);
-  }
-  void close() { TrackerFeed::close(1); }
-  // The preface and both SETTINGS, at times 1 and 2.
-  void open() {
-    data(IN, preface() + settings(), 1);
-    data(OUT, settings(), 2);
-  }
-};
-
-Fields req(const std::string& method, const std::string& path) {
-  return {{":method", method}, {":scheme", "http"}, {":authority", "localhost"}, {":path", path},
-          {"user-agent", "test"}};
-}
-Fields resp(const std::string& status) { return {{":status", status}, {"server", "nghttpd"}}; }
-
-std::string headers(uint32_t stream, const std::string& block, bool end_stream) {
-  return frame(kHeaders, uint8_t(kEndHeaders | (end_stream ? kEndStream : 0)), stream, block);
-}
-std::string data(uint32_t stream, size_t n, bool end_stream) {
-  return frame(kData, end_stream ? kEndStream : 0, stream, std::string(n, 'd'));
-}
 
 TEST(Http2Session, ThePrefaceIsHttp2sAndStreamsCompleteOutOfOrder) {
   Feed f;
@@ -254,6 +198,29 @@ TEST(Http2Session, TheClientSideOfAConnectionIsNotCounted) {
   f.data(OUT, preface() + settings() + headers(1, client.block(req("GET", "/x")), true), 1);
   EXPECT_EQ(f.stats.connections_client.get(), 1u);
   EXPECT_TRUE(f.sink.seen.empty());
+}
+
+TEST(Http2Session, TlsPlaintextIsReadByTheSameDetectionAsPlainBytes) {
+  // The handshake's ciphertext goes over the socket first (a ClientHello
+  // that offers ALPN h2, and the server's answer); then the TLS library's
+  // plaintext, flagged by its probes, starts with the client preface.
+  Feed f;
+  Deflater client, server;
+  const uint16_t plain = ASTER_F_TLS_PLAINTEXT;
+  f.TrackerFeed::data(1, IN, std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11) + std::string(500, 'c'), 1);
+  f.TrackerFeed::data(1, OUT, std::string("\x16\x03\x03\x00\x7a\x02", 6) + std::string(1200, 's'), 2);
+  f.TrackerFeed::data(1, IN, preface() + settings() + headers(1, client.block(req("GET", "/tls")), true), 3,
+                      SIZE_MAX, plain);
+  f.TrackerFeed::data(1, OUT, settings() + headers(1, server.block(resp("200")), false) + data(1, 42, true), 4,
+                      SIZE_MAX, plain);
+  ASSERT_EQ(f.sink.seen.size(), 1u);
+  EXPECT_EQ(f.sink.seen[0].protocol, AppProtocol::kHttp2);
+  EXPECT_EQ(f.sink.seen[0].path, "/tls");
+  EXPECT_EQ(f.sink.seen[0].status, 200);
+  EXPECT_EQ(f.sink.seen[0].resp_body, 42u);
+  EXPECT_EQ(f.stats.connections_tls.get(), 1u);
+  EXPECT_EQ(f.stats.h2_connections_start.get(), 1u);
+  EXPECT_EQ(f.stats.h2_frames_invalid.get(), 0u);
 }
 
 }  // namespace
