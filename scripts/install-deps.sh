@@ -30,7 +30,9 @@ test=(libgtest-dev googletest libclang-rt-14-dev nginx-light curl wrk python3 py
       valgrind
       # HTTP/2: nghttp2's HPACK codec is the unit tests' oracle; nghttpd
       # and h2load are the integration tests' server and load
-      libnghttp2-dev nghttp2-server nghttp2-client)
+      libnghttp2-dev nghttp2-server nghttp2-client
+      # a Go h2c server (golang.org/x/net/http2/h2c), by prior knowledge and Upgrade
+      golang-golang-x-net-dev)
 
 pkgs=("${build[@]}")
 case "$what" in

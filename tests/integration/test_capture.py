@@ -230,6 +230,28 @@ class Http2CaptureTest(CaptureCase):
         self.check_replay("nghttpd", 80)
 
 
+class GoH2cCaptureTest(CaptureCase):
+    """Go's h2c server (x/net/http2/h2c) reached by curl's HTTP/1.1 Upgrade
+    (a GET, and an upload that Go reads whole before its 101) and by prior
+    knowledge: the handover from HTTP/1.1 to HTTP/2 at the 101."""
+    name = "go_h2c_upgrade"
+
+    def test_replay_equals_live(self):
+        from test_h2c_go import build_h2cserver, curl_h2
+        port = free_port()
+        server = Proc([build_h2cserver(self.dir), str(port), os.path.join(self.dir, "stats")], log_name="h2cserver")
+        self.addCleanup(server.stop)
+        wait_port(port)
+        self.start_exporter(f"--target.port={port}")
+        self.exporter.wait_watching("h2cserver")
+        base = f"http://127.0.0.1:{port}"
+        curl_h2("--http2", [[f"{base}/blob?size=700"], [f"{base}/small"], [f"{base}/status?code=503"]])
+        curl_h2("--http2", [["--data-binary", "u" * 2000, f"{base}/upload"], [f"{base}/nothing"]])
+        curl_h2("--http2-prior-knowledge", [[f"{base}/stream?n=3&size=100"]])
+        curl_h2("--http2-prior-knowledge", [[f"{base}/small"]])
+        self.check_replay("h2cserver", 3 + 2 + 2)
+
+
 class NodeWritevCaptureTest(CaptureCase):
     """Node.js res.write() one to seven times per response, each response
     one writev of four iovecs per chunk, past a 256-byte budget: the iovec

@@ -1,10 +1,7 @@
 // Streaming handlers for the integration tests' exactness checks: each
 // flushes between writes (http.Flusher), so net/http sends a chunked body
 // written in as many pieces as the handler flushed. The server counts what
-// its handlers read and wrote itself and appends one line per request to
-// STATSFILE.http once the handler has returned:
-//
-//	METHOD PATH STATUS REQUEST_BODY_BYTES RESPONSE_BODY_BYTES
+// its handlers read and wrote itself (truth.go) in STATSFILE.http.
 //
 //	GET  /stream?n=K&size=S  K writes of S bytes, each flushed
 //	GET  /blob?n=K&size=S    the same with a Content-Length: flushed, not chunked
@@ -15,67 +12,10 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
-	"sync"
 )
-
-var truthMu sync.Mutex
-
-// counted wraps a handler with the server's own byte counters.
-func counted(truthFile string, h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		body := &countingReader{r: r.Body}
-		r.Body = body
-		cw := &countingWriter{ResponseWriter: w, status: http.StatusOK}
-		h(cw, r)
-		line := fmt.Sprintf("%s %s %d %d %d\n", r.Method, r.URL.Path, cw.status, body.n, cw.n)
-		truthMu.Lock()
-		defer truthMu.Unlock()
-		f, err := os.OpenFile(truthFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		f.WriteString(line)
-		f.Close()
-	}
-}
-
-type countingReader struct {
-	r io.ReadCloser
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
-func (c *countingReader) Close() error { return c.r.Close() }
-
-type countingWriter struct {
-	http.ResponseWriter
-	status int
-	n      int64
-}
-
-func (c *countingWriter) WriteHeader(code int) {
-	c.status = code
-	c.ResponseWriter.WriteHeader(code)
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.ResponseWriter.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-func (c *countingWriter) Flush() { c.ResponseWriter.(http.Flusher).Flush() }
 
 func registerStreaming(truthFile string) {
 	http.HandleFunc("/stream", counted(truthFile, func(w http.ResponseWriter, r *http.Request) {
