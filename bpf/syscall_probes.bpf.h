@@ -99,8 +99,8 @@ static __always_inline int finish_io(struct trace_event_raw_sys_exit *ctx)
 			return 0;
 	}
 	assign_conn_id(st);
-	if (tls_socket_transfer(st, pid_tgid, saved.direction, (__u32)ret, saved.shape == ASTER_SHAPE_NONE,
-				saved.service_id))
+	if (tls_socket_transfer(st, pid_tgid, saved.direction, (__u32)ret, saved.shape, saved.buf,
+				saved.iovcnt, saved.service_id))
 		return 0; /* TLS: the uprobes send its plaintext */
 	emit_data(st, saved.direction, saved.fd, (__u32)ret, saved.shape, saved.buf,
 		  saved.iovcnt, pid_tgid, saved.service_id, 0);

@@ -232,6 +232,151 @@ int BPF_KRETPROBE(tls_handshake_return)
 	return 0;
 }
 
+/* Memory-BIO users (Node.js's TLSWrap; CPython's MemoryBIO, the same way):
+ * OpenSSL writes its records into a memory BIO inside SSL_read/SSL_write,
+ * and the program sends them to the socket later, from its event loop, so
+ * no socket transfer happens inside a library call and nothing binds the
+ * session above. The record bytes do: BIO_write on the session's write BIO
+ * (inside the thread's SSL_read/SSL_write/SSL_do_handshake, so the session
+ * is known) notes the first bytes of what OpenSSL wrote, and the first
+ * socket send of that process whose buffer starts with exactly those bytes
+ * is that session's connection (tls_match_send below). A BIO_write buffer
+ * always starts at a record: its bytes 0..8 are the record header, 16..24
+ * lie in the ServerHello/ClientHello random or in AEAD ciphertext, so two
+ * different records do not share them. The one record whose "random" is a
+ * constant (TLS 1.3's HelloRetryRequest) is the case a note shared by two
+ * sessions covers: the note turns ambiguous and binds nothing; that
+ * session binds at its real ServerHello. A send that starts mid-record (the
+ * socket took part of an earlier send) finds no note: the session binds at
+ * a later send, its plaintext meanwhile counted as unbound. Never a guess.
+ *
+ * Notes are taken only for handshake records (type 22: a session starting,
+ * possibly on an SSL* reused for a new connection) and for sessions not
+ * bound yet (one opened before the exporter started); a bound session's
+ * application records cost a lookup. A match is used once. */
+#define ASTER_TLS_NOTE_BYTES 24
+struct aster_tls_note_key {
+	__u32 tgid;
+	__u32 reserved;
+	__u64 head;  /* bytes 0..8 of the record buffer */
+	__u64 inner; /* bytes 16..24 */
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384); /* record buffers written and not sent yet */
+	__type(key, struct aster_tls_note_key);
+	__type(value, __u64); /* the session; 0: two sessions wrote these bytes */
+} tls_notes SEC(".maps");
+
+/* Processes that took a note: only their sends are looked at (one lookup
+ * per send on a socket not bound yet), so a plain server pays nothing. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32); /* tgid */
+	__type(value, __u8);
+} tls_note_procs SEC(".maps");
+
+static __always_inline void note_key_of(struct aster_tls_note_key *k, __u32 tgid,
+					const __u8 bytes[ASTER_TLS_NOTE_BYTES])
+{
+	k->tgid = tgid;
+	k->reserved = 0;
+	__builtin_memcpy(&k->head, bytes, 8);
+	__builtin_memcpy(&k->inner, bytes + 16, 8);
+}
+
+/* BIO_write(BIO *b, const void *data, int len), BIO_write_ex(b, data,
+ * size_t len, size_t *written): the bytes are final at entry. */
+SEC("uprobe")
+int BPF_KPROBE(tls_bio_write, void *bio, const void *data, __u64 len)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	if (!maybe_watched(tgid))
+		return 0;
+	if ((__s32)len < ASTER_TLS_NOTE_BYTES)
+		return 0;
+	__u64 session = 0;
+	struct aster_tls_call *c = bpf_map_lookup_elem(&tls_calls, &pid_tgid);
+	if (c) {
+		session = c->session;
+	} else {
+		__u64 *hs = bpf_map_lookup_elem(&tls_handshakes, &pid_tgid);
+		if (hs)
+			session = *hs;
+	}
+	if (!session)
+		return 0; /* not OpenSSL writing a session's records */
+	__u8 bytes[ASTER_TLS_NOTE_BYTES];
+	if (bpf_probe_read_user(bytes, sizeof(bytes), data))
+		return 0;
+	if (bytes[0] != 22 /* handshake */) {
+		struct aster_tls_key bk = {.session = session, .tgid = tgid};
+		if (bpf_map_lookup_elem(&tls_bindings, &bk))
+			return 0;
+	}
+	struct aster_tls_note_key k;
+	note_key_of(&k, tgid, bytes);
+	__u64 *seen = bpf_map_lookup_elem(&tls_notes, &k);
+	if (seen) {
+		if (*seen != session)
+			*seen = 0;
+	} else {
+		bpf_map_update_elem(&tls_notes, &k, &session, BPF_ANY);
+	}
+	__u8 one = 1;
+	if (!bpf_map_lookup_elem(&tls_note_procs, &tgid))
+		bpf_map_update_elem(&tls_note_procs, &tgid, &one, BPF_ANY);
+	return 0;
+}
+
+/* The first ASTER_TLS_NOTE_BYTES bytes a send starts with: its flat buffer,
+ * or its first iovec (writev, sendmsg). False when it has fewer. */
+static __always_inline bool send_head(__u8 shape, __u64 ubuf, __u64 arg2, __u8 out[ASTER_TLS_NOTE_BYTES])
+{
+	__u64 base = ubuf, n = arg2;
+	if (shape == ASTER_SHAPE_MSG) {
+		struct user_msghdr m;
+		if (bpf_probe_read_user(&m, sizeof(m), (const void *)ubuf))
+			return false;
+		ubuf = (__u64)m.msg_iov;
+		arg2 = m.msg_iovlen;
+		shape = ASTER_SHAPE_IOV;
+	}
+	if (shape == ASTER_SHAPE_IOV) {
+		struct iovec v;
+		if (!arg2 || bpf_probe_read_user(&v, sizeof(v), (const void *)ubuf))
+			return false;
+		base = (__u64)v.iov_base;
+		n = v.iov_len;
+	} else if (shape != ASTER_SHAPE_FLAT) {
+		return false;
+	}
+	if (n < ASTER_TLS_NOTE_BYTES)
+		return false;
+	return bpf_probe_read_user(out, ASTER_TLS_NOTE_BYTES, (const void *)base) == 0;
+}
+
+/* A send outside any library call on a socket not bound yet: the session
+ * whose record it starts with, or 0. */
+static __always_inline __u64 tls_match_send(__u32 tgid, __u32 moved, __u8 shape, __u64 ubuf, __u64 arg2)
+{
+	if (moved < ASTER_TLS_NOTE_BYTES || !bpf_map_lookup_elem(&tls_note_procs, &tgid))
+		return 0;
+	__u8 bytes[ASTER_TLS_NOTE_BYTES];
+	if (!send_head(shape, ubuf, arg2, bytes))
+		return 0;
+	struct aster_tls_note_key k;
+	note_key_of(&k, tgid, bytes);
+	__u64 *seen = bpf_map_lookup_elem(&tls_notes, &k);
+	if (!seen)
+		return 0;
+	__u64 session = *seen;
+	bpf_map_delete_elem(&tls_notes, &k);
+	return session;
+}
+
 /* The dynamic loader's _dl_debug_state: it runs whenever the set of loaded
  * objects changes (dlopen, dlclose, start-up), so a library loaded later
  * (Python's `import ssl`) is found at once, without kprobes. */
@@ -259,18 +404,26 @@ int tls_libs_changed(struct pt_regs *ctx)
  * s_server) sends its ciphertext, which userspace then finds is no HTTP,
  * instead of vanishing. */
 static __always_inline bool tls_socket_transfer(struct aster_conn_state *st, __u64 pid_tgid, __u8 dir,
-						__u32 moved, bool no_user_buffer, __u16 service_id)
+						__u32 moved, __u8 shape, __u64 ubuf, __u64 arg2,
+						__u16 service_id)
 {
 	if (!tls_enabled)
 		return false;
+	bool no_user_buffer = shape == ASTER_SHAPE_NONE;
 	struct aster_tls_call *c = bpf_map_lookup_elem(&tls_calls, &pid_tgid);
 	__u64 session = 0;
+	bool marks = c != 0; /* a read or write call: the socket is TLS */
 	if (c) {
 		session = c->session;
 	} else {
 		__u64 *hs = bpf_map_lookup_elem(&tls_handshakes, &pid_tgid);
 		if (hs)
 			session = *hs;
+	}
+	if (!session && !st->tls_session && dir == ASTER_DIR_EGRESS) {
+		/* A memory-BIO user sending records OpenSSL wrote earlier. */
+		session = tls_match_send(pid_tgid >> 32, moved, shape, ubuf, arg2);
+		marks = session != 0;
 	}
 	struct aster_tls_key key = {.tgid = pid_tgid >> 32};
 	if (session && session != st->tls_session) {
@@ -283,7 +436,7 @@ static __always_inline bool tls_socket_transfer(struct aster_conn_state *st, __u
 			bpf_map_update_elem(&tls_bindings, &key, &fresh, BPF_ANY);
 			count(ASTER_CTR_TLS_BOUND, 1);
 		}
-		if (c)
+		if (marks)
 			st->tls_session = session;
 		return true;
 	}

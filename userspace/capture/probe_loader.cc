@@ -176,7 +176,8 @@ ProbeSet::ProbeSet(aster_bpf* skel, ActiveMode mode, bool batching, bool tls, bo
     tls_ = std::make_unique<TlsLibraryProbes>(TlsPrograms{skel->progs.tls_io_enter, skel->progs.tls_io_return,
                                                           skel->progs.tls_handshake_enter,
                                                           skel->progs.tls_handshake_return,
-                                                          skel->progs.tls_libs_changed, uprobe_multi});
+                                                          skel->progs.tls_libs_changed, skel->progs.tls_bio_write,
+                                                          uprobe_multi});
     if (!uprobe_multi) {
       LOG_WARN("this kernel has no uprobe_multi links (before 6.6): the TLS uprobes are perf events, which "
                "need CAP_SYS_ADMIN; without it HTTPS counts as not_http");

@@ -27,7 +27,9 @@ struct TlsLibraryProbes::Probe {
 };
 
 struct TlsLibraryProbes::Library {
-  enum class Role { kTls, kLoader };
+  // kBuiltIn: the process's own executable, when it defines SSL_write and
+  // BIO_write itself (OpenSSL linked in statically): kTls and kCrypto in one.
+  enum class Role { kCrypto, kTls, kBuiltIn, kLoader };
   const char* what;         // for logs
   const char* name_prefix;  // a mapped file whose basename starts with it
   Role role;
@@ -42,7 +44,10 @@ bool basename_starts_with(const std::string& path, const char* prefix) {
 
 // The files probed. OpenSSL 3 and 1.1 alike export SSL_read/SSL_write
 // (1.1.1 and 3 also the _ex variants, which Python's _ssl calls).
+// libcrypto is listed first: a scan probes it before libssl, so once
+// libssl counts as probed, a memory-BIO user's sessions bind too.
 const TlsLibraryProbes::Library kKnownLibraries[] = {
+    {"OpenSSL libcrypto", "libcrypto.so", TlsLibraryProbes::Library::Role::kCrypto},
     {"OpenSSL libssl", "libssl.so", TlsLibraryProbes::Library::Role::kTls},
     // glibc's ld-linux-x86-64.so.2 (and ld-linux-aarch64.so.1, musl's ld-musl-*)
     {"dynamic loader", "ld-", TlsLibraryProbes::Library::Role::kLoader},
@@ -71,6 +76,25 @@ int create_uprobe_multi(int prog_fd, const std::string& path, const std::vector<
   a.cnt = static_cast<uint32_t>(offsets.size());
   a.multi_flags = ret ? kBpfFUprobeMultiReturn : 0;
   return static_cast<int>(syscall(__NR_bpf, BPF_LINK_CREATE, &a, sizeof a));
+}
+
+const TlsLibraryProbes::Library kBuiltInOpenSsl = {"executable with OpenSSL built in", "",
+                                                   TlsLibraryProbes::Library::Role::kBuiltIn};
+
+// The path of the process's main executable as its maps show it, or "".
+std::string executable_path(pid_t pid) {
+  char buf[4096];
+  std::string link = "/proc/" + std::to_string(pid) + "/exe";
+  ssize_t n = readlink(link.c_str(), buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+// True when the file open as `fd` defines OpenSSL's SSL_write and
+// BIO_write in its dynamic symbols (a NodeSource node exports them).
+bool defines_openssl(int fd) {
+  std::vector<uint64_t> offsets;
+  std::string error;
+  return function_file_offsets(fd, {"SSL_write", "BIO_write"}, &offsets, &error) && offsets[0] && offsets[1];
 }
 
 }  // namespace
@@ -130,12 +154,20 @@ void TlsLibraryProbes::run() {
 }
 
 void TlsLibraryProbes::scan(pid_t pid) {
-  for (const MappedFile& f : read_mapped_files(pid)) {
-    const Library* lib = nullptr;
-    for (const Library& l : kKnownLibraries) {
-      if (basename_starts_with(f.path, l.name_prefix)) lib = &l;
+  const std::vector<MappedFile> files = read_mapped_files(pid);
+  const std::string exe = executable_path(pid);
+  // Libraries in table order (libcrypto before libssl), then the executable.
+  std::vector<std::pair<const Library*, const MappedFile*>> todo;
+  for (const Library& l : kKnownLibraries) {
+    for (const MappedFile& f : files) {
+      if (basename_starts_with(f.path, l.name_prefix)) todo.push_back({&l, &f});
     }
-    if (!lib) continue;
+  }
+  for (const MappedFile& f : files) {
+    if (!exe.empty() && f.path == exe) todo.push_back({&kBuiltInOpenSsl, &f});
+  }
+  for (const auto& [lib, fp] : todo) {
+    const MappedFile& f = *fp;
     uint64_t dev = (static_cast<uint64_t>(f.dev_major) << 32) | f.dev_minor;
     if (!files_done_.insert({dev, f.inode}).second) continue;
     std::string error;
@@ -143,12 +175,18 @@ void TlsLibraryProbes::scan(pid_t pid) {
     if (fd < 0) {
       // Not remembered as done: another process may show the same file.
       files_done_.erase({dev, f.inode});
-      LOG_WARN("cannot probe the %s of pid %d: %s", lib->what, pid, error.c_str());
+      if (lib->role != Library::Role::kBuiltIn) LOG_WARN("cannot probe the %s of pid %d: %s", lib->what, pid, error.c_str());
+      continue;
+    }
+    if (lib->role == Library::Role::kBuiltIn && !defines_openssl(fd)) {
+      close(fd);  // most executables: remembered as done, not read again
       continue;
     }
     std::string shown = f.path + " (pid " + std::to_string(pid) + ")";
     if (attach(*lib, fd, shown)) {
-      if (lib->role == Library::Role::kTls) probed_.fetch_add(1, std::memory_order_relaxed);
+      if (lib->role == Library::Role::kTls || lib->role == Library::Role::kBuiltIn) {
+        probed_.fetch_add(1, std::memory_order_relaxed);
+      }
       LOG_INFO("probing the %s %s", lib->what, shown.c_str());
     } else {
       failed_.fetch_add(1, std::memory_order_relaxed);
@@ -162,7 +200,9 @@ bool TlsLibraryProbes::attach(const Library& lib, int fd, const std::string& sho
   // land on that very file whatever its path names now.
   std::string path = "/proc/self/fd/" + std::to_string(fd);
   std::vector<Probe> probes;
-  if (lib.role == Library::Role::kTls) {
+  const bool ssl = lib.role == Library::Role::kTls || lib.role == Library::Role::kBuiltIn;
+  const bool crypto = lib.role == Library::Role::kCrypto || lib.role == Library::Role::kBuiltIn;
+  if (ssl) {
     probes = {
         {"SSL_read", programs_.io_enter, false, 0, true},
         {"SSL_read", programs_.io_return, true, 0, true},
@@ -175,9 +215,14 @@ bool TlsLibraryProbes::attach(const Library& lib, int fd, const std::string& sho
         {"SSL_do_handshake", programs_.handshake_enter, false, 0, true},
         {"SSL_do_handshake", programs_.handshake_return, true, 0, true},
     };
-  } else {
-    probes = {{"_dl_debug_state", programs_.libs_changed, false, 0, true}};
   }
+  if (crypto) {
+    // The records OpenSSL writes into a BIO (OpenSSL 3.0's record layer
+    // calls BIO_write; BIO_write_ex does not call it, so each fires once).
+    probes.push_back({"BIO_write", programs_.bio_write, false, 0, true});
+    probes.push_back({"BIO_write_ex", programs_.bio_write, false, 0, false});
+  }
+  if (lib.role == Library::Role::kLoader) probes = {{"_dl_debug_state", programs_.libs_changed, false, 0, true}};
   if (programs_.multi) return attach_multi(probes, fd, shown_path, lib.what);
   std::vector<bpf_link*> made;
   for (const Probe& p : probes) {

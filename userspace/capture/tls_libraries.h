@@ -35,6 +35,7 @@ struct TlsPrograms {
   bpf_program* handshake_enter = nullptr;
   bpf_program* handshake_return = nullptr;
   bpf_program* libs_changed = nullptr;
+  bpf_program* bio_write = nullptr;  // memory-BIO users' records (tls_probes.bpf.h)
   // The programs were loaded for uprobe_multi links (kernel >= 6.6), which
   // CAP_BPF and CAP_PERFMON may create; otherwise each probe is a perf
   // event, which the kernel grants only with CAP_SYS_ADMIN.
