@@ -384,6 +384,31 @@ class NotHttpCaptureTest(CaptureCase):
         self.assertEqual(m.get("aster_http_requests_total"), 2)
 
 
+class NodeTlsCaptureTest(CaptureCase):
+    """Node.js https (memory BIOs: sessions bound by their records): the
+    capture holds the TLS plaintext records, keep-alive GETs, chunked
+    responses of several res.write() calls, an upload and a 404."""
+    name = "node_tls_chunked_upload"
+
+    def test_replay_equals_live(self):
+        from test_tls_node import NodeTlsServer
+        srv = NodeTlsServer(os.environ.get("ASTER_TEST_NODE", "node"))
+        self.addCleanup(srv.stop)
+        self.start_exporter(f"--target.port={srv.port}")
+        self.exporter.wait_watching("node")
+        wait_for(lambda: self.exporter.scrape().get("aster_exporter_tls_libraries_probed") >= 1, timeout=20,
+                 what="the TLS library to be probed")
+        u = srv.url
+        self.assertEqual(curl(f"{u}/bytes/300", f"{u}/chunked/4/2500", f"{u}/nothing"),
+                         [(200, 300), (200, 10000), (404, 8)])
+        self.assertEqual(curl("-d", "x" * 5000, f"{u}/upload"), [(200, 4)])
+        self.check_replay("node", 4)
+        m = Metrics(replay(self.capture))
+        self.assertEqual(m.get("aster_exporter_connections_total", event="tls"), 2)
+        self.assertEqual(m.get("aster_http_request_size_bytes_sum", method="POST"), 5000)
+        self.assertEqual(m.get("aster_http_response_size_bytes_sum", path="/chunked/:id/:id"), 10000)
+
+
 class ApacheCaptureTest(CaptureCase):
     """Apache httpd (mpm_event, a worker process and the CGI daemon):
     static files on keep-alive (one beyond the capture), a 404, and CGI
