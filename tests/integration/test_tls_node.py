@@ -9,6 +9,7 @@ nodejs 18 through libnode108: what a fresh machine and CI run; the binary is
 $ASTER_TEST_NODE, default `node` on PATH), and one with OpenSSL built into its
 executable (NodeSource's node, probed on the executable itself), tested where
 such a binary is present."""
+import http.client
 import os
 import shutil
 import subprocess
@@ -18,7 +19,7 @@ import unittest
 import harness
 from harness import Exporter, Proc, curl, free_port, make_cert, wait_port
 from test_pipeline import as_label_path, exporter_view
-from test_tls import assert_clean_tls, wait_probed
+from test_tls import assert_clean_tls, unverified, wait_probed
 
 NODE_TLS_SERVER = os.path.join(harness.SERVERS, "node_tls_server.js")
 
@@ -133,6 +134,28 @@ class NodeTlsChecks:
         self.assertEqual(m.get("aster_http_requests_total", path="/bytes/:id"), 0, "the caller's own requests")
         # Node 20's global agent keeps its connection alive: one for the three calls.
         self.assertGreaterEqual(m.get("aster_exporter_connections_total", event="client_role"), 1)
+
+    def test_keepalive_connection_opened_before_the_exporter(self):
+        """Bound at its first response after the start (that exchange's
+        plaintext is counted as unbound, visibly), counted from the next."""
+        srv = self.server()
+        conn = http.client.HTTPSConnection("127.0.0.1", srv.port, context=unverified(), timeout=10)
+        self.addCleanup(conn.close)
+
+        def get(path):
+            conn.request("GET", path)
+            r = conn.getresponse()
+            return r.status, len(r.read())
+        self.assertEqual(get("/bytes/5"), (200, 5))
+        exporter = self.watch(srv)
+        self.assertEqual(get("/bytes/6"), (200, 6))
+        for _ in range(3):
+            self.assertEqual(get("/bytes/13"), (200, 13))
+        m = exporter.wait_count(3, service="node")
+        self.assertEqual(m.get("aster_http_response_size_bytes_sum", path="/bytes/:id"), 39)
+        self.assertEqual(m.get("aster_exporter_tls_plaintext_unbound_total"), 2, "the first exchange's read and write")
+        self.assertEqual(m.get("aster_exporter_connections_total", event="not_http"), 0)
+        self.assertEqual(m.get("aster_exporter_parse_errors_total"), 0)
 
 
 class SystemLibsslNodeTest(NodeTlsChecks, unittest.TestCase):
