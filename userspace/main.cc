@@ -29,6 +29,7 @@
 #include "metrics/series_expiry.h"
 #include "targets/service_registry.h"
 #include "targets/target_discovery.h"
+#include "metrics/web_self_metrics.h"
 #include "web/web_server.h"
 
 namespace {
@@ -100,7 +101,8 @@ int main(int argc, char** argv) {
     // does not restart us in a loop.
     LOG_INFO("metrics are disabled by configuration (observability.enabled / observability.metrics.enabled); "
              "no probes loaded");
-    auto web = WebServer::start(cfg, {}, "Metrics are disabled by configuration.", &err);
+    WebStats web_stats;
+    auto web = WebServer::start(cfg, {}, "Metrics are disabled by configuration.", web_stats, &err);
     if (!web) return fail(err);
     while (!g_stop.load()) usleep(200 * 1000);
     return 0;
@@ -162,13 +164,14 @@ int main(int argc, char** argv) {
                       [&kernel_watch](uint16_t id) { return kernel_watch.forget_service(id); });
   loop.set_after_drain([&expiry](uint64_t now) { expiry.tick(now); });
 
+  WebStats web_stats;
   auto web = WebServer::start(
       cfg,
       scrape_order(http_registry, http,
                    {std::make_shared<SelfMetrics>(*probes, registry, cfg),
                     std::make_shared<PipelineSelfMetrics>(stats, http), std::make_shared<ProcessMetrics>(registry),
-                    std::make_shared<GoRuntimeMetrics>(registry)}),
-      "", &err);
+                    std::make_shared<GoRuntimeMetrics>(registry), std::make_shared<WebSelfMetrics>(web_stats)}),
+      "", web_stats, &err);
   if (!web) return fail(err);
   LOG_INFO("serving metrics on %s%s; watching %zu processes in %zu services", cfg.listen_address.c_str(),
            cfg.telemetry_path.c_str(), registry.process_count(), registry.service_count());

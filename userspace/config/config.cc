@@ -111,10 +111,12 @@ void apply_yaml_node(const YAML::Node& root, Config& cfg) {
     }
   }
   if (auto w = root["web"]) {
-    reject_unknown(w, "web.", {"listen_address", "max_connections", "header_timeout_ms"});
+    reject_unknown(w, "web.", {"listen_address", "max_connections", "max_connections_per_peer", "header_timeout_ms", "config_file"});
     if (w["listen_address"]) cfg.listen_address = check_listen("web.listen_address", scalar(w["listen_address"], "web.listen_address"));
     if (w["max_connections"]) cfg.web_max_connections = parse_uint("web.max_connections", scalar(w["max_connections"], "web.max_connections"), 4, 4096);
     if (w["header_timeout_ms"]) cfg.web_header_timeout_ms = parse_uint("web.header_timeout_ms", scalar(w["header_timeout_ms"], "web.header_timeout_ms"), 100, 60000);
+    if (w["max_connections_per_peer"]) cfg.web_max_connections_per_peer = parse_uint("web.max_connections_per_peer", scalar(w["max_connections_per_peer"], "web.max_connections_per_peer"), 1, 4096);
+    if (w["config_file"]) cfg.web_config_file = scalar(w["config_file"], "web.config_file");
   }
   if (auto t = root["targets"]) {
     if (!t.IsSequence()) throw ConfigError{"targets: expected a list of selectors"};
@@ -188,6 +190,10 @@ void apply_flag(const Flag& f, Config& cfg) {
     cfg.web_max_connections = parse_uint(key, need(), 4, 4096);
   } else if (f.name == "web.header-timeout-ms") {
     cfg.web_header_timeout_ms = parse_uint(key, need(), 100, 60000);
+  } else if (f.name == "web.max-connections-per-peer") {
+    cfg.web_max_connections_per_peer = parse_uint(key, need(), 1, 4096);
+  } else if (f.name == "web.config.file") {
+    cfg.web_config_file = need();
   } else if (f.name == "web.telemetry-path") {
     cfg.telemetry_path = check_path(key, need());
   } else if (f.name == "config.file") {
@@ -271,6 +277,10 @@ std::string usage_text() {
       "                                   default 128)\n"
       "  --web.header-timeout-ms=N        time a client has to send its request head\n"
       "                                   (100..60000, default 3000)\n"
+      "  --web.max-connections-per-peer=N connections one client address may hold open; its\n"
+      "                                   further ones are closed at once (1..4096, default 16)\n"
+      "  --web.config.file=FILE           TLS, basic auth and headers, in the Prometheus\n"
+      "                                   exporter-toolkit web config format (reread on change)\n"
       "  --config.file=FILE               YAML configuration file\n"
       "  --target.port=P[,P...]           watch the processes listening on these TCP ports\n"
       "  --target.pid=PID[,PID...]        watch these processes\n"

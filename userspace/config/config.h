@@ -43,6 +43,13 @@ struct Config {
   // dropped (Prometheus's default scrape timeout is 10 s).
   uint32_t web_max_connections = 128;
   uint32_t web_header_timeout_ms = 3000;
+  // Connections one client address may hold open at once; past it, its
+  // further connections are closed at once, so one host cannot take every
+  // worker (Prometheus keeps one connection per target, an HA pair two).
+  uint32_t web_max_connections_per_peer = 16;
+  // TLS, basic auth and headers in the Prometheus exporter-toolkit format
+  // (web/web_config.h); empty: plain HTTP, no authentication.
+  std::string web_config_file;
   // No selector: watch every process listening on a TCP port.
   std::vector<TargetSelector> targets;
   uint32_t capture_bytes = 4096;

@@ -4,10 +4,13 @@
 #include <CivetServer.h>
 #include <prometheus/text_serializer.h>
 
+#include <sys/socket.h>
+
 #include <cstring>
 #include <sstream>
 
 #include "model/log.h"
+#include "web/peer_limiter.h"
 
 namespace aster {
 namespace {
@@ -72,14 +75,39 @@ class LandingHandler : public CivetHandler {
 
 }  // namespace
 
-struct WebServer::Handlers {
+// What civetweb's C callbacks reach through the server's user context.
+struct WebServer::State {
+  State(const Config& cfg, WebStats& s) : stats(s), limiter(cfg.web_max_connections_per_peer, s) {}
+  WebStats& stats;
+  PeerLimiter limiter;
   std::unique_ptr<MetricsHandler> metrics;
   std::unique_ptr<LandingHandler> landing;
+
+  // civetweb's user data is the CivetServer, whose user context is this.
+  static State* of(const mg_connection* conn) {
+    auto* server = static_cast<CivetServer*>(mg_get_user_data(mg_get_context(conn)));
+    return static_cast<State*>(const_cast<void*>(server->getUserContext()));
+  }
+  uint16_t port = 0;  // the web port, whose connections the limiter counts
 };
 
+namespace {
+
+// A worker took a new connection (its address is not filled in yet).
+int on_init_connection(const mg_connection* conn, void**) {
+  WebServer::State* st = WebServer::State::of(conn);
+  st->limiter.scan(st->port);
+  return 0;
+}
+
+}  // namespace
+
 std::unique_ptr<WebServer> WebServer::start(const Config& cfg, Collectables collectables,
-                                            const std::string& landing_note, std::string* error) {
+                                            const std::string& landing_note, WebStats& stats,
+                                            std::string* error) {
   std::unique_ptr<WebServer> ws(new WebServer());
+  ws->state_ = std::make_unique<State>(cfg, stats);
+  ws->state_->port = static_cast<uint16_t>(atoi(cfg.listen_address.substr(cfg.listen_address.rfind(':') + 1).c_str()));
   // civetweb gives each connection a worker until it closes, and
   // request_timeout_ms bounds the whole head's arrival (not each read), so
   // a client trickling a head a byte at a time holds a worker at most that
@@ -89,20 +117,21 @@ std::unique_ptr<WebServer> WebServer::start(const Config& cfg, Collectables coll
                                       "num_threads", std::to_string(cfg.web_max_connections),
                                       "request_timeout_ms", std::to_string(cfg.web_header_timeout_ms),
                                       "keep_alive_timeout_ms", std::to_string(cfg.web_header_timeout_ms)};
+  CivetCallbacks callbacks;
+  callbacks.init_connection = on_init_connection;
   try {
-    ws->server_ = std::make_unique<CivetServer>(options);
+    ws->server_ = std::make_unique<CivetServer>(options, &callbacks, ws->state_.get());
   } catch (const CivetException& e) {
     *error = "cannot serve on " + cfg.listen_address + " (" + e.what() +
              "): is the port taken? choose another with --web.listen-address";
     return nullptr;
   }
-  ws->handlers_ = std::make_unique<Handlers>();
   bool serve_metrics = !collectables.empty();
-  ws->handlers_->landing = std::make_unique<LandingHandler>(serve_metrics ? cfg.telemetry_path : "", landing_note);
-  ws->server_->addHandler("/", ws->handlers_->landing.get());
+  ws->state_->landing = std::make_unique<LandingHandler>(serve_metrics ? cfg.telemetry_path : "", landing_note);
+  ws->server_->addHandler("/", ws->state_->landing.get());
   if (serve_metrics) {
-    ws->handlers_->metrics = std::make_unique<MetricsHandler>(std::move(collectables));
-    ws->server_->addHandler(cfg.telemetry_path, ws->handlers_->metrics.get());
+    ws->state_->metrics = std::make_unique<MetricsHandler>(std::move(collectables));
+    ws->server_->addHandler(cfg.telemetry_path, ws->state_->metrics.get());
   }
   return ws;
 }

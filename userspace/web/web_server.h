@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "model/web_stats.h"
 
 class CivetServer;
 
@@ -22,13 +23,14 @@ class WebServer {
   using Collectables = std::vector<std::shared_ptr<prometheus::Collectable>>;
   // Null with `error` set when the address cannot be bound.
   static std::unique_ptr<WebServer> start(const Config& cfg, Collectables collectables,
-                                          const std::string& landing_note, std::string* error);
+                                          const std::string& landing_note, WebStats& stats,
+                                          std::string* error);
   ~WebServer();
+  struct State;  // civetweb's callbacks reach it; defined in web_server.cc
 
  private:
-  struct Handlers;
   WebServer() = default;
-  std::unique_ptr<Handlers> handlers_;
+  std::unique_ptr<State> state_;  // outlives server_ (declared first, destroyed last)
   std::unique_ptr<CivetServer> server_;
 };
 

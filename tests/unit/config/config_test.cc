@@ -235,6 +235,26 @@ TEST_F(ConfigTest, WebLimitsByFlagOrKeyAndBadValuesNamed) {
   EXPECT_NE(bad.message.find("--web.header-timeout-ms"), std::string::npos) << bad.message;
 }
 
+TEST_F(ConfigTest, PerPeerCapAndWebConfigFileByFlagOrKey) {
+  auto d = parse({});
+  ASSERT_TRUE(d.config);
+  EXPECT_EQ(d.config->web_max_connections_per_peer, 16u);
+  EXPECT_EQ(d.config->web_config_file, "");
+  std::string path = write_file("web:\n  max_connections_per_peer: 4\n  config_file: /etc/x/web.yml\n");
+  auto f = parse({"--config.file=" + path});
+  ASSERT_TRUE(f.config) << f.message;
+  EXPECT_EQ(f.config->web_max_connections_per_peer, 4u);
+  EXPECT_EQ(f.config->web_config_file, "/etc/x/web.yml");
+  auto g = parse({"--config.file=" + path, "--web.max-connections-per-peer=2", "--web.config.file=/w.yml"});
+  ASSERT_TRUE(g.config) << g.message;
+  EXPECT_EQ(g.config->web_max_connections_per_peer, 2u);
+  EXPECT_EQ(g.config->web_config_file, "/w.yml");
+  std::remove(path.c_str());
+  auto bad = parse({"--web.max-connections-per-peer=0"});
+  EXPECT_FALSE(bad.config);
+  EXPECT_NE(bad.message.find("--web.max-connections-per-peer"), std::string::npos) << bad.message;
+}
+
 TEST_F(ConfigTest, RecordAndReplayExcludeEachOther) {
   auto r = parse({"--capture.record=/tmp/a.cap", "--capture.replay=/tmp/b.cap"});
   EXPECT_FALSE(r.config);

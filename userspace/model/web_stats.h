@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: Apache-2.0
+// What the web server counts about its clients, exported as
+// aster_exporter_web_*. civetweb's worker threads write them concurrently,
+// so these are real atomic adds (a few per connection, not per event).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace aster {
+
+struct WebCounter {
+  std::atomic<uint64_t> v{0};
+  void add(uint64_t n = 1) { v.fetch_add(n, std::memory_order_relaxed); }
+  uint64_t get() const { return v.load(std::memory_order_relaxed); }
+};
+
+struct WebStats {
+  WebCounter refused_per_peer;      // connections closed at once: their address had its cap open
+  std::atomic<int64_t> connections_open{0};  // connections counted against their address's cap
+};
+
+}  // namespace aster
