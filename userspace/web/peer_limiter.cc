@@ -41,7 +41,9 @@ void PeerLimiter::keep_only(const std::unordered_set<uint64_t>& live) {
     if (o != open_.end() && --o->second == 0) open_.erase(o);  // only addresses with connections stay
     it = addr_of_.erase(it);
   }
-  for (auto it = refused_.begin(); it != refused_.end();) it = live.count(*it) ? std::next(it) : refused_.erase(it);
+  for (auto* set : {&refused_, &others_}) {
+    for (auto it = set->begin(); it != set->end();) it = live.count(*it) ? std::next(it) : set->erase(it);
+  }
   stats_.connections_open.store(static_cast<int64_t>(addr_of_.size()), std::memory_order_relaxed);
 }
 
@@ -100,15 +102,25 @@ void PeerLimiter::scan(uint16_t local_port) {
   for (const Candidate& c : fresh) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (addr_of_.count(c.inode) || refused_.count(c.inode)) continue;
+      if (addr_of_.count(c.inode) || refused_.count(c.inode) || others_.count(c.inode)) continue;
     }
+    auto not_ours = [&] {
+      std::lock_guard<std::mutex> lock(mu_);
+      others_.insert(c.inode);
+    };
     struct stat st {};
     if (fstat(c.fd, &st) != 0 || st.st_ino != c.inode) continue;  // closed and reused since the listing
     sockaddr_storage local{}, peer{};
     socklen_t len = sizeof(local);
-    if (getsockname(c.fd, reinterpret_cast<sockaddr*>(&local), &len) != 0 || port_of(local) != local_port) continue;
+    if (getsockname(c.fd, reinterpret_cast<sockaddr*>(&local), &len) != 0 || port_of(local) != local_port) {
+      not_ours();
+      continue;
+    }
     len = sizeof(peer);
-    if (getpeername(c.fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) continue;  // the listener itself
+    if (getpeername(c.fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) {  // the listener itself
+      not_ours();
+      continue;
+    }
     // Shut down, not closed: civetweb owns the descriptor and closes it
     // itself as soon as its read sees the end.
     if (!admit(address_of(peer), c.inode)) shutdown(c.fd, SHUT_RDWR);

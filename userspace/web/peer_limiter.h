@@ -45,6 +45,7 @@ class PeerLimiter {
   std::unordered_map<uint64_t, std::string> addr_of_;  // admitted inode -> its client address
   std::unordered_map<std::string, uint32_t> open_;     // client address -> connections admitted
   std::unordered_set<uint64_t> refused_;                // refused, until they close
+  std::unordered_set<uint64_t> others_;                 // sockets that are no web connection (the listener)
 };
 
 }  // namespace aster
