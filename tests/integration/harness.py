@@ -146,9 +146,10 @@ class Nginx:
     """nginx with a master and two workers, static files, sendfile on, and an
     access log that is the ground truth for counts and body bytes.
     `locations`: the server block's location directives. `ssl_port`: the
-    same server also listens there with TLS (a self-signed certificate)."""
+    same server also listens there with TLS (a self-signed certificate),
+    speaking HTTP/2 there too with `http2` (ALPN h2, HTTP/1.1 still offered)."""
 
-    def __init__(self, port, workers=2, locations="location /post { return 204; }", ssl_port=None):
+    def __init__(self, port, workers=2, locations="location /post { return 204; }", ssl_port=None, http2=False):
         self.dir = tempfile.mkdtemp(prefix="aster-nginx-")
         self.root = os.path.join(self.dir, "html")
         os.makedirs(self.root)
@@ -158,7 +159,8 @@ class Nginx:
         tls = ""
         if ssl_port:
             cert, key = make_cert(self.dir)
-            tls = (f"listen 127.0.0.1:{ssl_port} ssl; ssl_certificate {cert}; ssl_certificate_key {key}; "
+            tls = (f"listen 127.0.0.1:{ssl_port} ssl{' http2' if http2 else ''}; "
+                   f"ssl_certificate {cert}; ssl_certificate_key {key}; "
                    "ssl_protocols TLSv1.2 TLSv1.3;")
         with open(conf, "w") as f:
             f.write(f"""
