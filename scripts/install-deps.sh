@@ -11,7 +11,9 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 
 build=(cmake g++ make pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
-       prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev libdw-dev)
+       prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev libdw-dev
+       # basic_auth_users: bcrypt through libcrypt, SHA-256 from libcrypto
+       libcrypt-dev libssl-dev)
 # Real servers and clients, the fuzzer runtime, promtool and a Prometheus
 # server, dpkg-dev for the .deb, setpriv (util-linux) and capsh (libcap2-bin)
 # for the privilege checks, systemd-analyze to verify the unit, unshare,
@@ -24,6 +26,8 @@ test=(libgtest-dev googletest libclang-rt-14-dev nginx-light curl wrk python3 py
       prometheus dpkg-dev util-linux procps systemd libcap2-bin golang-go iproute2
       # the other servers users run, each against its own truth (test_servers.py)
       apache2 python3-aiohttp
+      # htpasswd makes the bcrypt hashes of the web config tests (test_web_config.py)
+      apache2-utils
       # the Go servers and perf of the benchmark, which the suite runs cut short (bench_smoke)
       golang-github-gin-gonic-gin-dev golang-github-prometheus-client-golang-dev linux-perf
       # callgrind counts the pipeline's instructions per request (bench)

@@ -279,7 +279,7 @@ std::string usage_text() {
       "                                   (100..60000, default 3000)\n"
       "  --web.max-connections-per-peer=N connections one client address may hold open; its\n"
       "                                   further ones are closed at once (1..4096, default 16)\n"
-      "  --web.config.file=FILE           TLS, basic auth and headers, in the Prometheus\n"
+      "  --web.config.file=FILE           basic auth and headers, in the Prometheus\n"
       "                                   exporter-toolkit web config format (reread on change)\n"
       "  --config.file=FILE               YAML configuration file\n"
       "  --target.port=P[,P...]           watch the processes listening on these TCP ports\n"

@@ -47,7 +47,7 @@ struct Config {
   // further connections are closed at once, so one host cannot take every
   // worker (Prometheus keeps one connection per target, an HA pair two).
   uint32_t web_max_connections_per_peer = 16;
-  // TLS, basic auth and headers in the Prometheus exporter-toolkit format
+  // Basic auth and headers in the Prometheus exporter-toolkit format
   // (web/web_config.h); empty: plain HTTP, no authentication.
   std::string web_config_file;
   // No selector: watch every process listening on a TCP port.

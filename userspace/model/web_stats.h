@@ -18,6 +18,10 @@ struct WebCounter {
 struct WebStats {
   WebCounter refused_per_peer;      // connections closed at once: their address had its cap open
   std::atomic<int64_t> connections_open{0};  // connections counted against their address's cap
+  WebCounter auth_failures;          // answered 401: no, unknown or wrong credentials
+  WebCounter auth_rate_limited;      // answered 429: the address's budget of failed checks was spent
+  WebCounter config_reloads_ok, config_reloads_failed;
+  std::atomic<int64_t> config_last_reload_ok{1};  // 0 while the file on disk cannot be used
 };
 
 }  // namespace aster

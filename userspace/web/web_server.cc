@@ -4,12 +4,12 @@
 #include <CivetServer.h>
 #include <prometheus/text_serializer.h>
 
-#include <sys/socket.h>
-
 #include <cstring>
 #include <sstream>
 
 #include "model/log.h"
+#include "web/basic_auth.h"
+#include "web/live_web_config.h"
 #include "web/peer_limiter.h"
 
 namespace aster {
@@ -19,6 +19,9 @@ std::string civet_listen(const std::string& addr) {
   // ":8497" means every IPv4 address; civetweb spells that "8497".
   return addr[0] == ':' ? addr.substr(1) : addr;
 }
+
+// http_server_config.headers as response header lines ("" without a web config).
+std::string extra_headers(const mg_connection* conn);
 
 class MetricsHandler : public CivetHandler {
  public:
@@ -30,7 +33,8 @@ class MetricsHandler : public CivetHandler {
   bool handleGet(CivetServer*, mg_connection* conn) override {
     mg_printf(conn,
               "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-              "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+              "Transfer-Encoding: chunked\r\nConnection: close\r\n%s\r\n",
+              extra_headers(conn).c_str());
     const prometheus::TextSerializer serializer;
     for (const auto& c : collectables_) {
       std::string text = serializer.Serialize(c->Collect());
@@ -53,8 +57,8 @@ class LandingHandler : public CivetHandler {
     const mg_request_info* ri = mg_get_request_info(conn);
     if (std::string(ri->local_uri ? ri->local_uri : "/") != "/") {
       const char* body = "404 page not found\n";
-      mg_printf(conn, "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n\r\n%s",
-                strlen(body), body);
+      mg_printf(conn, "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n%s\r\n%s",
+                strlen(body), extra_headers(conn).c_str(), body);
       return true;
     }
     std::string html = "<!DOCTYPE html><html><head><title>aster-exporter</title></head><body>"
@@ -63,8 +67,8 @@ class LandingHandler : public CivetHandler {
     if (!path_.empty()) html += "<p><a href=\"" + path_ + "\">Metrics</a></p>";
     if (!note_.empty()) html += "<p>" + note_ + "</p>";
     html += "</body></html>\n";
-    mg_printf(conn, "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %zu\r\n\r\n",
-              html.size());
+    mg_printf(conn, "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %zu\r\n%s\r\n",
+              html.size(), extra_headers(conn).c_str());
     mg_write(conn, html.data(), html.size());
     return true;
   }
@@ -77,9 +81,11 @@ class LandingHandler : public CivetHandler {
 
 // What civetweb's C callbacks reach through the server's user context.
 struct WebServer::State {
-  State(const Config& cfg, WebStats& s) : stats(s), limiter(cfg.web_max_connections_per_peer, s) {}
+  State(const Config& cfg, WebStats& s) : stats(s), limiter(cfg.web_max_connections_per_peer, s), auth(s) {}
   WebStats& stats;
   PeerLimiter limiter;
+  BasicAuth auth;
+  std::unique_ptr<LiveWebConfig> web_config;  // null without --web.config.file
   std::unique_ptr<MetricsHandler> metrics;
   std::unique_ptr<LandingHandler> landing;
 
@@ -100,6 +106,40 @@ int on_init_connection(const mg_connection* conn, void**) {
   return 0;
 }
 
+// Every request, before any handler and whatever its method or path.
+int on_begin_request(mg_connection* conn) {
+  WebServer::State* st = WebServer::State::of(conn);
+  if (!st->web_config) return 0;
+  auto snap = st->web_config->current();
+  if (snap->config.users.empty()) return 0;
+  const mg_request_info* ri = mg_get_request_info(conn);
+  switch (st->auth.check(snap->config.users, mg_get_header(conn, "Authorization"), ri->remote_addr)) {
+    case BasicAuth::Verdict::kOk:
+      return 0;
+    case BasicAuth::Verdict::kUnauthorized:
+      mg_printf(conn,
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                "Content-Length: 13\r\n%s\r\nUnauthorized\n",
+                extra_headers(conn).c_str());
+      return 401;
+    case BasicAuth::Verdict::kRateLimited:
+      break;
+  }
+  mg_printf(conn,
+            "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Length: 18\r\nConnection: close\r\n%s\r\nToo Many Requests\n",
+            extra_headers(conn).c_str());
+  return 429;
+}
+
+std::string extra_headers(const mg_connection* conn) {
+  WebServer::State* st = WebServer::State::of(conn);
+  if (!st->web_config) return "";
+  std::string out;
+  for (const auto& [name, value] : st->web_config->current()->config.headers) out += name + ": " + value + "\r\n";
+  return out;
+}
+
 }  // namespace
 
 std::unique_ptr<WebServer> WebServer::start(const Config& cfg, Collectables collectables,
@@ -113,12 +153,17 @@ std::unique_ptr<WebServer> WebServer::start(const Config& cfg, Collectables coll
   // a client trickling a head a byte at a time holds a worker at most that
   // long. Keep-alive connections are closed after one idle timeout, so a
   // scraper's idle connection does not hold a worker between scrapes.
+  if (!cfg.web_config_file.empty()) {
+    ws->state_->web_config = LiveWebConfig::open(cfg.web_config_file, stats, error);
+    if (!ws->state_->web_config) return nullptr;
+  }
+  CivetCallbacks callbacks;
+  callbacks.init_connection = on_init_connection;
+  callbacks.begin_request = on_begin_request;
   std::vector<std::string> options = {"listening_ports", civet_listen(cfg.listen_address),
                                       "num_threads", std::to_string(cfg.web_max_connections),
                                       "request_timeout_ms", std::to_string(cfg.web_header_timeout_ms),
                                       "keep_alive_timeout_ms", std::to_string(cfg.web_header_timeout_ms)};
-  CivetCallbacks callbacks;
-  callbacks.init_connection = on_init_connection;
   try {
     ws->server_ = std::make_unique<CivetServer>(options, &callbacks, ws->state_.get());
   } catch (const CivetException& e) {

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: Apache-2.0
+// The web config as it is on disk now. Like exporter-toolkit, the file is
+// read again when it changes (a Kubernetes Secret's update needs no
+// restart). Each request compares one stat(); a change that cannot be
+// loaded is logged, counted, and the configuration in use stays.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "model/web_stats.h"
+#include "web/web_config.h"
+
+namespace aster {
+
+struct WebConfigSnapshot {
+  WebConfig config;
+};
+
+class LiveWebConfig {
+ public:
+  // Null with `error` (naming the key) when the file cannot be used at start-up.
+  static std::unique_ptr<LiveWebConfig> open(const std::string& path, WebStats& stats, std::string* error);
+  std::shared_ptr<const WebConfigSnapshot> current();
+
+ private:
+  LiveWebConfig(std::string path, WebStats& stats) : path_(std::move(path)), stats_(stats) {}
+  static std::shared_ptr<const WebConfigSnapshot> load(const std::string& path, std::string* error);
+  std::string signature() const;
+
+  const std::string path_;
+  WebStats& stats_;
+  std::mutex mu_;
+  std::shared_ptr<const WebConfigSnapshot> snap_;
+  std::string seen_;  // the signature last loaded or tried
+};
+
+}  // namespace aster
