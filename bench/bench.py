@@ -5,7 +5,8 @@ servers, the load and the variants, and prints figures. It never passes or
 fails on time.
 
 Phases:
-  1. throughput/latency/CPU: per scenario, PAIRS rounds; each round runs the
+  1. throughput/latency/CPU: per scenario (HTTP/1.1 under wrk; h2c-tiny:
+     HTTP/2 by prior knowledge, nghttpd under h2load), PAIRS rounds; each round runs the
      unwatched baseline and then every variant (in an order that rotates
      from round to round), and each variant's ratio is taken against the
      baseline of its own round. Medians over rounds. Throughput, latency
@@ -38,6 +39,7 @@ import math
 import os
 import re
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -53,7 +55,7 @@ PAIRS = int(os.environ.get("PAIRS", "8"))
 DURATION = int(os.environ.get("DURATION", "4"))
 CONNS = int(os.environ.get("CONNS", "32"))
 THREADS = int(os.environ.get("THREADS", "1"))
-SCENARIOS = os.environ.get("SCENARIOS", "go-tiny,go-work,nginx-small,nginx-large").split(",")
+SCENARIOS = os.environ.get("SCENARIOS", "go-tiny,go-work,nginx-small,nginx-large,h2c-tiny").split(",")
 SYSCALLS_ALL = os.environ.get("SYSCALLS_ALL", "0") == "1"
 PHASES = os.environ.get("PHASES", "load,exact,memory,syscall,profile,attribution,callgrind").split(",")
 # Experiments: VARIANTS replaces the measured list (e.g. "aster-socket,aster-socket+small");
@@ -68,7 +70,9 @@ VARIANT_ARGS = json.loads(os.environ.get("VARIANT_ARGS", "{}"))
 VARIANT_EXPORTERS = json.loads(os.environ.get("VARIANT_EXPORTERS", "{}"))
 SERIES_PATHS = int(os.environ.get("SERIES_PATHS", "10000"))
 
-GO_PORT, GO_MW_PORT, NGINX_PORT, EXP_PORT = 18080, 18081, 18090, 18497
+GO_PORT, GO_MW_PORT, NGINX_PORT, H2C_PORT, EXP_PORT = 18080, 18081, 18090, 18095, 18497
+# h2load's concurrent streams per connection in the h2c scenario.
+H2_STREAMS = int(os.environ.get("H2_STREAMS", "10"))
 EXP_URL = f"http://127.0.0.1:{EXP_PORT}/metrics"
 
 children = []  # every process we start: (Popen, name)
@@ -118,6 +122,17 @@ def wait_port(port, timeout=10):
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing answers on port {port}")
+
+
+def wait_listening(port, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
 
 
 def children_of(pid):
@@ -227,6 +242,42 @@ def dur_us(text):
     return v * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
 
 
+def h2load(url, duration, conns=CONNS, threads=THREADS, streams=H2_STREAMS):
+    """h2load by prior knowledge (h2c) for `duration` seconds, `conns`
+    connections of `streams` concurrent streams each; the same figures as
+    wrk(), the latency percentiles from its per-request log."""
+    logf = f"{OUT}/h2load-requests.log"
+    cmd = ["h2load", f"-t{threads}", f"-c{conns}", f"-m{streams}", f"-D{duration}", "--log-file", logf, url]
+    p = start(cmd, "h2load", stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = p.communicate()[0].decode()
+    stop(p)
+    res = {"raw": out}
+    m = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored",
+                  out)
+    res["requests"] = int(m.group(1)) if m else 0
+    res["socket_errors"] = f"failed {m.group(3)}, errored {m.group(4)}" if m else ""
+    m = re.search(r"finished in [^,]+, ([\d.]+) req/s", out)
+    res["rps"] = float(m.group(1)) if m else 0.0
+    m = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
+    res["non2xx"] = sum(int(x) for x in m.groups()[2:]) if m else 0
+    # One line per request: start time, status, microseconds from request to answer.
+    took = []
+    try:
+        with open(logf) as f:
+            took = sorted(int(line.split()[2]) for line in f if len(line.split()) >= 3)
+    except OSError:
+        pass
+    for q in (50, 99):
+        res[f"p{q}"] = float(took[min(len(took) - 1, len(took) * q // 100)]) if took else float("nan")
+    return res
+
+
+def load(sc, duration):
+    """The scenario's load generator: wrk for HTTP/1.1, h2load for h2c."""
+    url = f"http://127.0.0.1:{sc['port']}{sc['path']}"
+    return h2load(url, duration) if sc["kind"] == "h2c" else wrk(url, duration)
+
+
 def wrk(url, duration, script=None, conns=CONNS, threads=THREADS, env=None):
     cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--latency"]
     if script:
@@ -259,8 +310,12 @@ class Servers:
                            "goserver-mw")
         self.nginx = start(["nginx", "-c", f"{OUT}/nginx.conf", "-g", "daemon off;"], "nginx",
                            stderr=open(f"{OUT}/nginx-stderr.log", "w"))
+        # HTTP/2 without TLS: nghttpd (nghttp2-server, one event loop) on the same files.
+        self.h2c = start(["nghttpd", "--no-tls", "-a", "127.0.0.1", "-d", f"{OUT}/www", str(H2C_PORT)], "nghttpd",
+                         stdout=subprocess.DEVNULL, stderr=open(f"{OUT}/nghttpd.log", "w"))
         for port in (GO_PORT, GO_MW_PORT, NGINX_PORT):
             wait_port(port)
+        wait_listening(H2C_PORT)  # nghttpd answers an HTTP/1.1 GET with frames
 
     def nginx_pids(self):
         return [self.nginx.pid] + children_of(self.nginx.pid)
@@ -273,6 +328,8 @@ def write_nginx_conf():
     with open(f"{www}/small.html", "w") as f:  # the size of nginx's welcome page
         f.write("<!DOCTYPE html>\n<html><head><title>bench</title></head><body>\n"
                 + "<p>aster-exporter benchmark static page.</p>\n" * 12 + "</body></html>\n")
+    with open(f"{www}/tiny.txt", "w") as f:  # go-tiny's answer: ten streams' answers fit one capture
+        f.write("hello, world\n")
     with open(f"{www}/large.bin", "wb") as f:
         f.write(os.urandom(1 << 20))
     with open(f"{OUT}/nginx.conf", "w") as f:
@@ -352,6 +409,7 @@ SCEN = {
     "go-work": dict(port=GO_PORT, path="/work/4242", kind="go"),
     "nginx-small": dict(port=NGINX_PORT, path="/small.html", kind="nginx"),
     "nginx-large": dict(port=NGINX_PORT, path="/large.bin", kind="nginx"),
+    "h2c-tiny": dict(port=H2C_PORT, path="/tiny.txt", kind="h2c"),
 }
 
 
@@ -374,6 +432,9 @@ def run_one(servers, name, variant):
         server_pids = [servers.go.pid]
         if variant == "in-process-mw":
             port, server_pids = GO_MW_PORT, [servers.go_mw.pid]
+        expect = 1
+    elif sc["kind"] == "h2c":
+        server_pids = [servers.h2c.pid]
         expect = 1
     else:
         server_pids = servers.nginx_pids()
@@ -408,7 +469,7 @@ def run_one(servers, name, variant):
         bpf_stats(False)
         before = snap()
         m0 = machine_cpu()
-        w = wrk(f"http://127.0.0.1:{port}{sc['path']}", DURATION)
+        w = load(dict(sc, port=port), DURATION)
         m1 = machine_cpu()
         time.sleep(0.3)  # the exporter drains its ring every 10 ms
         after = snap()
@@ -431,7 +492,7 @@ def run_one(servers, name, variant):
             bpf_stats(True)
             try:
                 s0 = snap()
-                w2 = wrk(f"http://127.0.0.1:{port}{sc['path']}", STATS_DURATION)
+                w2 = load(dict(sc, port=port), STATS_DURATION)
                 time.sleep(0.3)
                 s1 = snap()
             finally:
@@ -486,7 +547,7 @@ def phase_load(servers):
     for name in SCENARIOS:
         variants = variants_for(name)
         # warm-up: the server, the page cache, the JIT of the probes' paths
-        wrk(f"http://127.0.0.1:{SCEN[name]['port']}{SCEN[name]['path']}", 1)
+        load(SCEN[name], 1)
         rounds = []
         for i in range(PAIRS):
             rot = variants[i % len(variants):] + variants[:i % len(variants)]
@@ -1108,7 +1169,7 @@ def main():
     t0 = time.time()
     log(f"aster-exporter benchmark: {os.environ.get('EXPORTER_DESC', EXPORTER)}; PAIRS={PAIRS} DURATION={DURATION}s; "
         f"servers: goserver :{GO_PORT}, goserver -middleware :{GO_MW_PORT}, nginx :{NGINX_PORT} "
-        f"(1 worker)")
+        f"(1 worker), nghttpd --no-tls :{H2C_PORT} (h2load -m{H2_STREAMS})")
     warn_foreign("start")
     bpf_stats(False)  # only the windows that read it turn it on
     for name, phase in [("load", phase_load), ("exact", phase_exact), ("memory", phase_memory),

@@ -8,7 +8,8 @@
 # the Go server, the empty-probe loader), turns kernel.bpf_stats_enabled on
 # only for the windows that read the probes' kernel time (restored
 # afterwards), mounts tracefs if needed, starts a gin server (plain,
-# and a second one with the in-process metrics middleware) and nginx, and
+# and a second one with the in-process metrics middleware), nginx and
+# nghttpd (h2c), and
 # prints figures: throughput, latency, BPF and CPU time per request, peak
 # RSS, events lost (per scenario and variant); the exactness diff against
 # the Go server's own /metrics and nginx's access log; memory per 1000
@@ -20,7 +21,8 @@
 #   DURATION=4       seconds of wrk per run (bpf_stats off)
 #   STATS_DURATION=2 seconds of the same load with bpf_stats on, after each probed run
 #   CONNS=32 THREADS=1   wrk -c / -t
-#   SCENARIOS=go-tiny,go-work,nginx-small,nginx-large
+#   SCENARIOS=go-tiny,go-work,nginx-small,nginx-large,h2c-tiny   (h2c-tiny: nghttpd --no-tls under
+#                    h2load, CONNS connections of H2_STREAMS=10 concurrent streams)
 #   PHASES=load,exact,memory,syscall,profile,attribution,callgrind
 #   ATTRIBUTION_PAIRS=3   rounds of whole-machine perf recordings (attribution: unwatched, copy floor, watched)
 #   ATTRIBUTION_SCENARIO=go-tiny   the scenario they load (any of SCENARIOS)
@@ -47,7 +49,7 @@ fi
 # (Debian packages only; a no-op when everything is there).
 "$(dirname "$0")/../scripts/install-deps.sh" bench
 missing=()
-for c in go wrk nginx perf clang bpftool cmake python3 dd; do
+for c in go wrk nginx nghttpd h2load perf clang bpftool cmake python3 dd; do
   command -v "$c" >/dev/null || missing+=("$c")
 done
 if [ ${#missing[@]} -gt 0 ]; then
