@@ -27,6 +27,7 @@
 #include "replay.h"
 #include "metrics/self_metrics.h"
 #include "metrics/series_expiry.h"
+#include "metrics/workload_metrics.h"
 #include "targets/service_registry.h"
 #include "targets/target_discovery.h"
 #include "metrics/web_self_metrics.h"
@@ -140,6 +141,9 @@ int main(int argc, char** argv) {
                    [&registry](uint16_t id) { return registry.name(id); });
   http.set_live_filter([&registry](uint16_t id) { return registry.is_live(id); });
   if (capture) registry.keep_assignments();
+  http.set_workload_labels([&registry, &cfg](uint16_t id) {
+    return series_labels(registry.identity(id), cfg.identity.pod_name_label);
+  });
   TargetDiscovery discovery(cfg, registry, probes->watch_list(), getpid());
   // A newly watched process's TLS libraries are probed before its next
   // request, as far as the attaching (milliseconds) allows.
@@ -169,7 +173,9 @@ int main(int argc, char** argv) {
       cfg,
       scrape_order(http_registry, http,
                    {std::make_shared<SelfMetrics>(*probes, registry, cfg),
-                    std::make_shared<PipelineSelfMetrics>(stats, http), std::make_shared<ProcessMetrics>(registry),
+                    std::make_shared<PipelineSelfMetrics>(stats, http),
+                    std::make_shared<ProcessMetrics>(registry, cfg.identity.pod_name_label),
+                    std::make_shared<WorkloadMetrics>(registry, discovery.identity_failures(), cfg.metrics.prefix),
                     std::make_shared<GoRuntimeMetrics>(registry), std::make_shared<WebSelfMetrics>(web_stats)}),
       "", web_stats, &err);
   if (!web) return fail(err);

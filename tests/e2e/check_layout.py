@@ -17,11 +17,12 @@ import sys
 ALLOWED = {
     "model": set(),
     "config": {"model"},
-    "targets": {"model", "config"},
-    "capture": {"model", "config", "targets"},
+    "identity": {"model", "config"},
+    "targets": {"model", "config", "identity"},
+    "capture": {"model", "config", "targets", "identity"},
     "streams": {"model"},
     "protocols": {"model"},
-    "metrics": {"model", "config", "targets", "capture"},
+    "metrics": {"model", "config", "targets", "identity", "capture"},
     "web": {"model", "config"},
 }
 NO_BPF = {"model", "protocols", "streams"}

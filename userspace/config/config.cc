@@ -98,9 +98,43 @@ void reject_unknown(const YAML::Node& map, const std::string& prefix,
   if (!err.empty()) throw ConfigError{err};
 }
 
+std::string check_dir(const std::string& key, const std::string& v) {
+  if (v.empty() || v[0] != '/') throw ConfigError{key + ": expected an absolute directory path, got '" + v + "'"};
+  return v;
+}
+
+void apply_identity(const YAML::Node& i, IdentityOptions& o) {
+  reject_unknown(i, "identity.", {"from_environment", "from_kubernetes", "from_container", "pod_name_label",
+                                  "containerd_state", "crio_storage", "docker_root", "pod_logs",
+                                  "container_logs", "host_root"});
+  auto flag = [&](const char* k, bool& out) {
+    if (i[k]) out = parse_bool(std::string("identity.") + k, scalar(i[k], std::string("identity.") + k));
+  };
+  auto dir = [&](const char* k, std::string& out) {
+    if (i[k]) out = check_dir(std::string("identity.") + k, scalar(i[k], std::string("identity.") + k));
+  };
+  flag("from_environment", o.from_environment);
+  flag("from_kubernetes", o.from_kubernetes);
+  flag("from_container", o.from_container);
+  flag("pod_name_label", o.pod_name_label);
+  if (auto s = i["containerd_state"]) {
+    if (!s.IsSequence()) throw ConfigError{"identity.containerd_state: expected a list of directories"};
+    o.containerd_state.clear();
+    for (const auto& d : s) o.containerd_state.push_back(check_dir("identity.containerd_state", scalar(d, "identity.containerd_state")));
+  }
+  dir("crio_storage", o.crio_storage);
+  dir("docker_root", o.docker_root);
+  dir("pod_logs", o.pod_logs);
+  dir("container_logs", o.container_logs);
+  if (i["host_root"]) {
+    std::string v = scalar(i["host_root"], "identity.host_root");
+    o.host_root = v == "auto" || v.empty() ? v : check_dir("identity.host_root", v);
+  }
+}
+
 void apply_yaml_node(const YAML::Node& root, Config& cfg) {
   if (root.IsNull()) return;
-  reject_unknown(root, "", {"observability", "web", "targets", "capture", "bpf", "tls", "discovery", "limits", "metrics"});
+  reject_unknown(root, "", {"observability", "web", "targets", "capture", "bpf", "tls", "discovery", "limits", "metrics", "identity"});
   if (auto o = root["observability"]) {
     reject_unknown(o, "observability.", {"enabled", "metrics"});
     if (o["enabled"]) cfg.observability_enabled = parse_bool("observability.enabled", scalar(o["enabled"], "observability.enabled"));
@@ -170,6 +204,7 @@ void apply_yaml_node(const YAML::Node& root, Config& cfg) {
     std::string err = parse_metrics_options(m, "metrics.", cfg.metrics);
     if (!err.empty()) throw ConfigError{err};
   }
+  if (auto i = root["identity"]) apply_identity(i, cfg.identity);
 }
 
 struct Flag {

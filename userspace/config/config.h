@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/config_sources.h"
+#include "config/identity_options.h"
 #include "model/log.h"
 #include "config/metrics_options.h"
 
@@ -65,6 +66,8 @@ struct Config {
   bool tls_enabled = true;
   // Naming, labels, cardinality bounds, route templates, business gauges.
   MetricsOptions metrics;
+  // How watched processes are named and labelled (identity/).
+  IdentityOptions identity;
   // How often /proc is rescanned for new listeners of the selected ports.
   uint32_t discovery_interval_ms = 1000;
   std::string config_file;

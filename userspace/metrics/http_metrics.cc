@@ -113,6 +113,10 @@ HttpMetrics::ServiceState* HttpMetrics::create_service(uint16_t id) {
   }
   auto s = std::make_unique<ServiceState>();
   s->name = names_(id);
+  s->base = {{"service", s->name}};
+  if (workload_labels_) {
+    for (auto& [k, v] : workload_labels_(id)) s->base.emplace(std::move(k), std::move(v));
+  }
   for (const auto& r : options_.routes) {
     if (applies_to(r.services, s->name)) s->templates.add(r.route);
   }
@@ -221,7 +225,7 @@ prometheus::Counter& HttpMetrics::counter_for(ServiceState& svc, uint8_t method,
       std::string status_value = cls && options_.status_label == StatusLabel::kCode ? std::to_string(status)
                                                                                     : std::string(kClassLabels[cls]);
       prometheus::Counter* c = &requests_.Add(
-          {{"service", svc.name}, {"method", method_label(method)}, {"path", *path}, {"status", status_value}});
+          with_base(svc, {{"method", method_label(method)}, {"path", *path}, {"status", status_value}}));
       svc.counters.emplace(key, c);
       ++svc.counter_series;
       series_n_.fetch_add(1, std::memory_order_relaxed);
@@ -233,10 +237,9 @@ prometheus::Counter& HttpMetrics::counter_for(ServiceState& svc, uint8_t method,
   bump(svc.counter_overflowed);
   prometheus::Counter*& c = svc.counter_overflow[method][cls];
   if (!c) {
-    c = &requests_.Add({{"service", svc.name},
-                        {"method", method_label(method)},
-                        {"path", std::string(kOverflowPath)},
-                        {"status", kClassLabels[cls]}});
+    c = &requests_.Add(with_base(svc, {{"method", method_label(method)},
+                                       {"path", std::string(kOverflowPath)},
+                                       {"status", kClassLabels[cls]}}));
     ++svc.counter_series;
     series_n_.fetch_add(1, std::memory_order_relaxed);
   }
@@ -249,7 +252,7 @@ HttpMetrics::Histograms& HttpMetrics::histograms_for(ServiceState& svc, uint8_t 
     auto it = svc.histograms.find(key);
     if (it != svc.histograms.end()) return it->second;
     if (svc.histograms.size() < options_.max_series_per_family) {
-      prometheus::Labels l{{"service", svc.name}, {"method", method_label(method)}, {"path", *path}};
+      prometheus::Labels l = with_base(svc, {{"method", method_label(method)}, {"path", *path}});
       Histograms h{&duration_.Add(l, duration_bounds_), &request_size_.Add(l, request_size_bounds_),
                    &response_size_.Add(l, response_size_bounds_)};
       ++svc.histogram_series;
@@ -260,7 +263,7 @@ HttpMetrics::Histograms& HttpMetrics::histograms_for(ServiceState& svc, uint8_t 
   bump(svc.histogram_overflowed);
   Histograms& h = svc.histogram_overflow[method];
   if (!h.duration) {
-    prometheus::Labels l{{"service", svc.name}, {"method", method_label(method)}, {"path", std::string(kOverflowPath)}};
+    prometheus::Labels l = with_base(svc, {{"method", method_label(method)}, {"path", std::string(kOverflowPath)}});
     h = Histograms{&duration_.Add(l, duration_bounds_), &request_size_.Add(l, request_size_bounds_),
                    &response_size_.Add(l, response_size_bounds_)};
     ++svc.histogram_series;
@@ -289,6 +292,19 @@ void HttpMetrics::on_exchange(const Exchange& x) {
   if (gauges_) gauges_->on_exchange(x.service_id, x.method, *x.path, x.status);
 }
 
+std::vector<std::pair<std::string, std::string>> HttpMetrics::workload_of(const ServiceState& s) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [k, v] : s.base) {
+    if (k != "service") out.emplace_back(k, v);
+  }
+  return out;
+}
+
+prometheus::Labels HttpMetrics::with_base(const ServiceState& svc, prometheus::Labels own) {
+  own.insert(svc.base.begin(), svc.base.end());
+  return own;
+}
+
 std::vector<HttpMetrics::FamilyOverflow> HttpMetrics::series_overflows() const {
   std::vector<FamilyOverflow> out;
   std::lock_guard<std::mutex> lock(services_mu_);
@@ -296,10 +312,10 @@ std::vector<HttpMetrics::FamilyOverflow> HttpMetrics::series_overflows() const {
     if (!s) continue;
     uint64_t c = s->counter_overflowed.load(std::memory_order_relaxed);
     uint64_t h = s->histogram_overflowed.load(std::memory_order_relaxed);
-    out.push_back({s->name, options_.prefix + "_http_requests_total", c});
-    out.push_back({s->name, options_.prefix + "_http_request_duration_seconds", h});
-    out.push_back({s->name, options_.prefix + "_http_request_size_bytes", h});
-    out.push_back({s->name, options_.prefix + "_http_response_size_bytes", h});
+    out.push_back({s->name, workload_of(*s), options_.prefix + "_http_requests_total", c});
+    out.push_back({s->name, workload_of(*s), options_.prefix + "_http_request_duration_seconds", h});
+    out.push_back({s->name, workload_of(*s), options_.prefix + "_http_request_size_bytes", h});
+    out.push_back({s->name, workload_of(*s), options_.prefix + "_http_response_size_bytes", h});
   }
   return out;
 }

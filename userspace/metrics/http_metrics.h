@@ -41,6 +41,9 @@ namespace aster {
 class HttpMetrics : public ExchangeSink {
  public:
   using ServiceName = std::function<std::string(uint16_t)>;
+  // The workload labels after `service` for an id (identity/: k8s_*,
+  // service_namespace); none unless set. Read once, when the id is first seen.
+  using ServiceLabels = std::function<std::vector<std::pair<std::string, std::string>>(uint16_t)>;
   HttpMetrics(prometheus::Registry& registry, const MetricsOptions& options, ServiceName names);
   // Defaults for everything but the series cap.
   HttpMetrics(prometheus::Registry& registry, uint32_t max_series_per_family, ServiceName names);
@@ -90,10 +93,13 @@ class HttpMetrics : public ExchangeSink {
   // aster_exporter_series_overflow_total{service,family}.
   struct FamilyOverflow {
     std::string service;
+    std::vector<std::pair<std::string, std::string>> workload;  // the id's labels after service
     std::string family;
     uint64_t requests;
   };
   std::vector<FamilyOverflow> series_overflows() const;
+  // Before the first exchange (main wires the identity labels in).
+  void set_workload_labels(ServiceLabels f) { workload_labels_ = std::move(f); }
 
   // Every family this object registered, in exposition order: the web
   // server collects and writes them one at a time, so a scrape holds one
@@ -131,6 +137,8 @@ class HttpMetrics : public ExchangeSink {
   };
   struct ServiceState {
     std::string name;
+    // service and the workload's labels: the start of every series' label set.
+    prometheus::Labels base;
     RouteTemplater templates;
     std::unique_ptr<RouteLearner> learner;
     std::unordered_map<CounterKey, prometheus::Counter*, KeyHash> counters;
@@ -153,6 +161,8 @@ class HttpMetrics : public ExchangeSink {
   prometheus::Counter& counter_for(ServiceState& svc, uint8_t method, const std::string* path, uint16_t status);
   Histograms& histograms_for(ServiceState& svc, uint8_t method, const std::string* path);
   std::string method_label(uint8_t method) const;
+  static prometheus::Labels with_base(const ServiceState& svc, prometheus::Labels own);
+  static std::vector<std::pair<std::string, std::string>> workload_of(const ServiceState& svc);
 
   MetricsOptions options_;
   prometheus::Family<prometheus::Counter>& requests_;
@@ -163,6 +173,7 @@ class HttpMetrics : public ExchangeSink {
   std::vector<double> request_size_bounds_;
   std::vector<double> response_size_bounds_;
   ServiceName names_;
+  ServiceLabels workload_labels_;
   std::unique_ptr<BusinessGauges> gauges_;  // null: none configured
   // Written by the event-loop thread only; the mutex orders growth of the
   // table against scrape threads reading it (series_overflows).

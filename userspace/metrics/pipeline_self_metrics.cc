@@ -116,7 +116,12 @@ std::vector<prometheus::MetricFamily> PipelineSelfMetrics::Collect() const {
                     "Requests recorded in a family's path=\"_other_\" series because the service's series cap "
                     "(metrics.max_series_per_family) for that family was reached.",
                     MetricType::Counter);
-    for (const auto& o : http_.series_overflows()) b.add(static_cast<double>(o.requests), {{"service", o.service}, {"family", o.family}});
+    for (const auto& o : http_.series_overflows()) {
+      std::vector<std::pair<std::string, std::string>> labels{{"service", o.service}};
+      labels.insert(labels.end(), o.workload.begin(), o.workload.end());
+      labels.emplace_back("family", o.family);
+      b.add(static_cast<double>(o.requests), labels);
+    }
     out.push_back(b.take());
   }
   add_counter(out, "aster_exporter_route_positions_collapsed_total", "Path positions collapsed to \":param\" after showing more distinct values than metrics.learn_threshold.", http_.learned_collapses());

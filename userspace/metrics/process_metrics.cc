@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 
 #include "metrics/metric_builder.h"
 #include "targets/proc_reader.h"
@@ -58,11 +59,20 @@ std::vector<prometheus::MetricFamily> ProcessMetrics::Collect() const {
   Totals self;
   add_process(getpid(), self);
   if (self.any) emit(self, {});
-  for (const auto& [service, pids] : registry_.by_service()) {
+  // Per workload; workloads that differ only in what is not a label (a
+  // pod's uid when k8s_pod_name is off) are summed into one series.
+  std::map<Labels, std::vector<pid_t>> groups;
+  for (const auto& [identity, pids] : registry_.by_identity()) {
+    Labels labels{{"service", identity.service}};
+    for (auto& l : series_labels(identity, pod_name_label_)) labels.push_back(std::move(l));
+    auto& g = groups[labels];
+    g.insert(g.end(), pids.begin(), pids.end());
+  }
+  for (const auto& [labels, pids] : groups) {
     Totals t;
     for (pid_t pid : pids) add_process(pid, t);
-    if (t.any) emit(t, {{"service", service}});
-    procs.add(static_cast<double>(pids.size()), {{"service", service}});
+    if (t.any) emit(t, labels);
+    procs.add(static_cast<double>(pids.size()), labels);
   }
   return {cpu.take(), rss.take(), vms.take(), fds.take(), maxfds.take(), threads.take(), start.take(), procs.take()};
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // process_* metrics read from /proc at scrape time: the exporter's own (no
 // service label, as every Prometheus client library exports them) and, per
-// watched service, summed over its processes (with a service label).
+// watched workload, summed over its processes (with its service label and
+// the workload's k8s_* labels: two pods of one Deployment are two series).
 #pragma once
 
 #include <prometheus/collectable.h>
@@ -14,11 +15,13 @@ namespace aster {
 
 class ProcessMetrics : public prometheus::Collectable {
  public:
-  explicit ProcessMetrics(const ServiceRegistry& registry) : registry_(registry) {}
+  explicit ProcessMetrics(const ServiceRegistry& registry, bool pod_name_label = true)
+      : registry_(registry), pod_name_label_(pod_name_label) {}
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
   const ServiceRegistry& registry_;
+  bool pod_name_label_;
 };
 
 }  // namespace aster

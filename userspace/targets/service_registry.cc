@@ -21,8 +21,16 @@ constexpr uint64_t kFullLogEveryNs = 60ull * 1000000000;
 ServiceRegistry::ServiceRegistry(Clock clock) : clock_(clock ? std::move(clock) : Clock(monotonic_ns)) {}
 
 uint16_t ServiceRegistry::intern(const std::string& name) {
+  WorkloadIdentity w;
+  w.service = name;
+  return intern(w);
+}
+
+uint16_t ServiceRegistry::intern(const WorkloadIdentity& identity) {
+  const std::string& name = identity.service;
+  std::string key = identity.key();
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = ids_.find(name);
+  auto it = ids_.find(key);
   if (it != ids_.end()) return it->second;
   uint64_t now = clock_();
   uint16_t id;
@@ -46,10 +54,11 @@ uint16_t ServiceRegistry::intern(const std::string& name) {
   }
   Slot& s = slots_[id];
   s.name = name;
+  s.identity = identity;
   s.state = State::kLive;
   s.processes = 0;
   s.since_ns = now;  // no process yet: expires like a gone one if none comes
-  ids_.emplace(name, id);
+  ids_.emplace(std::move(key), id);
   if (keep_assignments_) assignments_.emplace_back(id, name);
   return id;
 }
@@ -57,6 +66,14 @@ uint16_t ServiceRegistry::intern(const std::string& name) {
 std::string ServiceRegistry::name(uint16_t id) const {
   std::lock_guard<std::mutex> lock(mu_);
   return id < slots_.size() && slots_[id].state != State::kFree ? slots_[id].name : std::string("unknown");
+}
+
+WorkloadIdentity ServiceRegistry::identity(uint16_t id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (id < slots_.size() && slots_[id].state != State::kFree) return slots_[id].identity;
+  WorkloadIdentity w;
+  w.service = "unknown";
+  return w;
 }
 
 bool ServiceRegistry::is_live(uint16_t id) const {
@@ -127,6 +144,15 @@ std::map<std::string, std::vector<pid_t>> ServiceRegistry::by_service() const {
   return out;
 }
 
+std::vector<std::pair<WorkloadIdentity, std::vector<pid_t>>> ServiceRegistry::by_identity() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<uint16_t, std::vector<pid_t>> by_id;
+  for (const auto& kv : procs_) by_id[kv.second.service_id].push_back(kv.first);
+  std::vector<std::pair<WorkloadIdentity, std::vector<pid_t>>> out;
+  for (auto& [id, pids] : by_id) out.emplace_back(slots_[id].identity, std::move(pids));
+  return out;
+}
+
 size_t ServiceRegistry::process_count() const {
   std::lock_guard<std::mutex> lock(mu_);
   return procs_.size();
@@ -134,9 +160,12 @@ size_t ServiceRegistry::process_count() const {
 
 size_t ServiceRegistry::service_count() const {
   std::lock_guard<std::mutex> lock(mu_);
-  size_t n = 0;
-  for (const Slot& s : slots_) n += s.state == State::kLive && s.processes > 0;
-  return n;
+  // Service names, not workloads: two pods of one Deployment are one service.
+  std::unordered_map<std::string, bool> names;
+  for (const Slot& s : slots_) {
+    if (s.state == State::kLive && s.processes > 0) names.emplace(s.name, true);
+  }
+  return names.size();
 }
 
 std::vector<uint16_t> ServiceRegistry::take_gone(uint64_t gone_after_ns) {
@@ -148,7 +177,7 @@ std::vector<uint16_t> ServiceRegistry::take_gone(uint64_t gone_after_ns) {
     if (s.state != State::kLive || s.processes > 0 || now - s.since_ns < gone_after_ns) continue;
     s.state = State::kQuarantined;
     s.since_ns = now;
-    ids_.erase(s.name);
+    ids_.erase(s.identity.key());
     out.push_back(static_cast<uint16_t>(id));
   }
   return out;
@@ -173,6 +202,7 @@ void ServiceRegistry::release(const std::vector<uint16_t>& ids) {
     s.state = State::kFree;
     s.name.clear();
     s.name.shrink_to_fit();
+    s.identity = WorkloadIdentity();
     free_.push_back(id);
   }
 }

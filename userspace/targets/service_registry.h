@@ -28,6 +28,8 @@
 #include <utility>
 #include <vector>
 
+#include "identity/workload_identity.h"
+
 namespace aster {
 
 struct WatchedProcess {
@@ -47,8 +49,13 @@ class ServiceRegistry {
   // reused). Returns kMaxServices when all ids are live or quarantined: the
   // caller then does not watch the process; counted in table_full() and
   // logged (once a minute at most).
+  // The id is the workload's (identity/): records carry it, so two pods of
+  // one Deployment (one service name) have two ids.
+  uint16_t intern(const WorkloadIdentity& identity);
+  // A workload known by its service name only (replays, tests).
   uint16_t intern(const std::string& name);
   std::string name(uint16_t id) const;
+  WorkloadIdentity identity(uint16_t id) const;
   // Whether records under `id` belong to a service that may still be
   // recorded (not quarantined or free).
   bool is_live(uint16_t id) const;
@@ -67,6 +74,8 @@ class ServiceRegistry {
   std::vector<WatchedProcess> processes() const;
   // service name -> its processes, for the per-service collectors.
   std::map<std::string, std::vector<pid_t>> by_service() const;
+  // workload -> its processes, for the per-workload collectors.
+  std::vector<std::pair<WorkloadIdentity, std::vector<pid_t>>> by_identity() const;
   size_t process_count() const;
   size_t service_count() const;
 
@@ -92,6 +101,7 @@ class ServiceRegistry {
   enum class State : uint8_t { kFree, kLive, kQuarantined };
   struct Slot {
     std::string name;
+    WorkloadIdentity identity;
     State state = State::kFree;
     uint32_t processes = 0;
     uint64_t since_ns = 0;  // live without processes: since when; quarantined: since when
@@ -101,7 +111,7 @@ class ServiceRegistry {
   Clock clock_;
   mutable std::mutex mu_;
   std::vector<Slot> slots_;
-  std::unordered_map<std::string, uint16_t> ids_;  // live names
+  std::unordered_map<std::string, uint16_t> ids_;  // live workloads, by WorkloadIdentity::key()
   std::deque<uint16_t> free_;                      // released ids, oldest first
   std::unordered_map<pid_t, WatchedProcess> procs_;
   bool keep_assignments_ = false;

@@ -63,7 +63,7 @@ bool under_cgroup(const std::string& path, const std::string& prefix) {
 
 TargetDiscovery::TargetDiscovery(const Config& cfg, ServiceRegistry& registry, WatchList watch_list,
                                  pid_t self)
-    : cfg_(cfg), registry_(registry), watch_list_(watch_list), self_(self) {
+    : cfg_(cfg), registry_(registry), identity_(cfg.identity), watch_list_(watch_list), self_(self) {
   need_listeners_ = cfg_.targets.empty();
   for (const auto& t : cfg_.targets) {
     Selector s{&t, nullptr};
@@ -80,7 +80,7 @@ bool TargetDiscovery::needs_exec_events() const {
   return false;
 }
 
-bool TargetDiscovery::select(pid_t pid, const Listeners& listeners, std::string* service) {
+bool TargetDiscovery::select(pid_t pid, const Listeners& listeners, std::string* explicit_name) {
   // Ports this process listens on, computed only if some rule asks.
   std::vector<uint16_t> ports;
   bool ports_known = false;
@@ -96,7 +96,7 @@ bool TargetDiscovery::select(pid_t pid, const Listeners& listeners, std::string*
   };
   if (selectors_.empty()) {
     if (listening().empty()) return false;
-    *service = read_exe_name(pid);
+    explicit_name->clear();
     return true;
   }
   std::string exe_path, cgroup;
@@ -119,14 +119,15 @@ bool TargetDiscovery::select(pid_t pid, const Listeners& listeners, std::string*
                              [&](uint16_t p) { return std::find(have.begin(), have.end(), p) != have.end(); });
       if (!any) continue;
     }
-    *service = t.name.empty() ? read_exe_name(pid) : t.name;
+    *explicit_name = t.name;
     return true;
   }
   return false;
 }
 
-void TargetDiscovery::watch(pid_t pid, uint64_t start_ticks, const std::string& service) {
-  uint16_t id = registry_.intern(service);
+void TargetDiscovery::watch(pid_t pid, uint64_t start_ticks, const WorkloadIdentity& identity) {
+  const std::string& service = identity.service;
+  uint16_t id = registry_.intern(identity);
   if (id == ServiceRegistry::kMaxServices) {
     LOG_WARN("not watching pid %d: more than %u services", pid, ServiceRegistry::kMaxServices);
     return;
@@ -150,7 +151,12 @@ void TargetDiscovery::watch(pid_t pid, uint64_t start_ticks, const std::string& 
     watch_list_.remove(pid);
     return;
   }
-  LOG_INFO("watching pid %d as service %s", pid, service.c_str());
+  if (identity.in_kubernetes()) {
+    LOG_INFO("watching pid %d as service %s (pod %s/%s, container %s)", pid, service.c_str(),
+             identity.k8s_namespace_name.c_str(), identity.k8s_pod_name.c_str(), identity.k8s_container_name.c_str());
+  } else {
+    LOG_INFO("watching pid %d as service %s", pid, service.c_str());
+  }
   if (on_watched_) on_watched_(pid);
 }
 
@@ -171,10 +177,16 @@ bool TargetDiscovery::check_one(pid_t pid, bool after_exec) {
   if (need_listeners_) {
     for (const auto& [inode, port] : listening_sockets(pid)) listeners[inode] = port;
   }
-  std::string service;
-  bool selected = select(pid, listeners, &service);
+  std::string explicit_name;
+  bool selected = select(pid, listeners, &explicit_name);
   if (selected) {
-    if (!watched || registry_.name(wp.service_id) != service) watch(pid, st->start_ticks, service);
+    // Resolved once per process: when it is first watched, and after an exec.
+    if (!watched) {
+      watch(pid, st->start_ticks, identity_.resolve(pid, explicit_name, read_exe_name(pid)));
+    } else {
+      WorkloadIdentity identity = identity_.resolve(pid, explicit_name, read_exe_name(pid));
+      if (!(registry_.identity(wp.service_id) == identity)) watch(pid, st->start_ticks, identity);
+    }
   } else if (watched && after_exec) {
     // exec replaced the program: a worker that became a shell is not the service.
     LOG_INFO("pid %d exec'd a program no selector picks; no longer watched", pid);
@@ -221,8 +233,10 @@ void TargetDiscovery::scan() {
         for (const auto& [inode, port] : listening_sockets(pid)) listeners[inode] = port;
       }
     }
-    std::string service;
-    if (select(pid, listeners, &service)) watch(pid, st->start_ticks, service);
+    std::string explicit_name;
+    if (select(pid, listeners, &explicit_name)) {
+      watch(pid, st->start_ticks, identity_.resolve(pid, explicit_name, read_exe_name(pid)));
+    }
   }
 }
 

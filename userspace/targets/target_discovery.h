@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "identity/identity_resolver.h"
 #include "targets/service_registry.h"
 #include "targets/watch_list.h"
 
@@ -50,6 +51,7 @@ class TargetDiscovery {
   // Called (on the discovery thread) whenever a process becomes watched or
   // is watched anew after an exec; set before scan() and run().
   void set_on_watched(std::function<void(pid_t)> f) { on_watched_ = std::move(f); }
+  const IdentityFailures& identity_failures() const { return identity_.failures(); }
 
  private:
   struct Seen {
@@ -62,11 +64,12 @@ class TargetDiscovery {
   };
   using Listeners = std::unordered_map<uint64_t, uint16_t>;  // socket inode -> port
 
-  // The service name for this process if a selector picks it.
-  bool select(pid_t pid, const Listeners& listeners, std::string* service);
+  // Whether a selector picks this process, and the name it gives ("" for
+  // none: the identity resolver names it).
+  bool select(pid_t pid, const Listeners& listeners, std::string* explicit_name);
   // True when the process is watched after the check.
   bool check_one(pid_t pid, bool after_exec);
-  void watch(pid_t pid, uint64_t start_ticks, const std::string& service);
+  void watch(pid_t pid, uint64_t start_ticks, const WorkloadIdentity& identity);
   void unwatch(pid_t pid);
   // A watched process's exit event came: the exit probe removed its map
   // entry, but discovery may have added it again while the process was on
@@ -76,6 +79,7 @@ class TargetDiscovery {
 
   const Config& cfg_;
   ServiceRegistry& registry_;
+  IdentityResolver identity_;
   WatchList watch_list_;
   pid_t self_;
   std::vector<Selector> selectors_;

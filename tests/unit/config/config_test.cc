@@ -119,6 +119,11 @@ TEST_F(ConfigTest, UnknownKeysAndBadValuesAreNamed) {
       {"observability: [1, 2\n", "not valid YAML"},
       {"metrics:\n  routes:\n    - templat: /x\n", "metrics.routes[0].templat"},
       {"metrics:\n  status_label: exact\n", "metrics.status_label"},
+      {"identity:\n  from_kubernets: false\n", "unknown key 'identity.from_kubernets'"},
+      {"identity:\n  from_environment: maybe\n", "identity.from_environment"},
+      {"identity:\n  containerd_state: /run/containerd\n", "identity.containerd_state: expected a list"},
+      {"identity:\n  containerd_state: [run/containerd]\n", "identity.containerd_state: expected an absolute"},
+      {"identity:\n  host_root: proc/1/root\n", "identity.host_root"},
   };
   for (const auto& c : cases) {
     std::string file = write_file(c.yaml);
@@ -170,6 +175,26 @@ TEST_F(ConfigTest, ExpiryDurationsByKeyOrFlagWithNamedErrors) {
   std::remove(typo.c_str());
   EXPECT_FALSE(t.config);
   EXPECT_NE(t.message.find("metrics.expiry.gone"), std::string::npos) << t.message;
+}
+
+TEST_F(ConfigTest, IdentityRulesAreSwitchedInTheFile) {
+  auto r = parse({});
+  ASSERT_TRUE(r.config);
+  EXPECT_TRUE(r.config->identity.from_environment && r.config->identity.from_kubernetes &&
+              r.config->identity.from_container && r.config->identity.pod_name_label);
+  EXPECT_EQ(r.config->identity.containerd_state, std::vector<std::string>{"/run/containerd"});
+  std::string file = write_file(
+      "identity:\n  from_environment: false\n  from_kubernetes: off\n  from_container: no\n"
+      "  pod_name_label: false\n  containerd_state: [/run/containerd, /run/k3s/containerd]\n"
+      "  pod_logs: /srv/pods\n  host_root: /host\n");
+  r = parse({"--config.file=" + file});
+  std::remove(file.c_str());
+  ASSERT_TRUE(r.config) << r.message;
+  const IdentityOptions& o = r.config->identity;
+  EXPECT_FALSE(o.from_environment || o.from_kubernetes || o.from_container || o.pod_name_label);
+  EXPECT_EQ(o.containerd_state, (std::vector<std::string>{"/run/containerd", "/run/k3s/containerd"}));
+  EXPECT_EQ(o.pod_logs, "/srv/pods");
+  EXPECT_EQ(o.host_root, "/host");
 }
 
 TEST_F(ConfigTest, BadFlagsAreErrorsNotCrashes) {

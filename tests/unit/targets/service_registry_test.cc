@@ -2,6 +2,7 @@
 // The service table's id life: live, gone, quarantined, free, reused; a
 // full table is refused and counted; a fork record under an expired id is
 // not followed. And the kernel's part of an expiry on a real BPF hash map.
+// Ids are workloads': two pods of one service are two ids.
 #include "targets/service_registry.h"
 
 #include <bpf/bpf.h>
@@ -177,6 +178,47 @@ TEST(WatchList, ForgettingAServiceRemovesItsEntriesAndBumpsTheEpoch) {
   EXPECT_EQ(bits[100 >> 6] & (1ull << (100 & 63)), 0u);
   EXPECT_NE(bits[200 >> 6] & (1ull << (200 & 63)), 0u);
   close(fd);
+}
+
+WorkloadIdentity pod(const std::string& name) {
+  WorkloadIdentity w;
+  w.service = "checkout";
+  w.k8s_pod_uid = "uid-" + name;
+  w.k8s_pod_name = name;
+  w.k8s_namespace_name = "shop";
+  return w;
+}
+
+TEST(ServiceRegistry, TwoPodsOfOneServiceAreTwoWorkloadsOneService) {
+  ServiceRegistry r;
+  uint16_t a = r.intern(pod("checkout-7d9f8b6c5d-x2k4p"));
+  uint16_t b = r.intern(pod("checkout-7d9f8b6c5d-q8w9z"));
+  EXPECT_NE(a, b);
+  EXPECT_EQ(r.intern(pod("checkout-7d9f8b6c5d-x2k4p")), a);
+  EXPECT_EQ(r.name(a), "checkout");
+  EXPECT_EQ(r.name(b), "checkout");
+  EXPECT_EQ(r.identity(b).k8s_pod_name, "checkout-7d9f8b6c5d-q8w9z");
+  r.add({100, 1, a});
+  r.add({101, 1, b});
+  r.add({102, 1, b});
+  EXPECT_EQ(r.service_count(), 1u) << "services, not workloads";
+  auto groups = r.by_identity();
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups[1].second.size(), 2u);
+  EXPECT_EQ(r.intern("checkout"), 2) << "a bare name is a workload of its own";
+}
+
+TEST(ServiceRegistry, SeriesLabelsOnlyForWhatIsKnown) {
+  WorkloadIdentity host;
+  host.service = "nginx";
+  host.systemd_unit = "nginx.service";
+  EXPECT_TRUE(series_labels(host, true).empty()) << "a host process's series are as before";
+  LabelPairs with_pod = series_labels(pod("web-0"), true);
+  LabelPairs without = series_labels(pod("web-0"), false);
+  EXPECT_EQ(with_pod.size(), without.size() + 1);
+  for (const auto& [k, v] : without) EXPECT_NE(k, "k8s_pod_name");
+  LabelPairs info = info_labels(host);
+  EXPECT_EQ(info, (LabelPairs{{"service", "nginx"}, {"systemd_unit", "nginx.service"}}));
 }
 
 }  // namespace
