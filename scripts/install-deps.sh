@@ -36,7 +36,10 @@ test=(libgtest-dev googletest libclang-rt-14-dev nginx-light curl wrk python3 py
       # and h2load are the integration tests' server and load
       libnghttp2-dev nghttp2-server nghttp2-client
       # a Go h2c server (golang.org/x/net/http2/h2c), by prior knowledge and Upgrade
-      golang-golang-x-net-dev)
+      golang-golang-x-net-dev
+      # workload identity: real containers (test_identity.py) from a private
+      # containerd with runc, on a busybox-static root filesystem (no image)
+      containerd runc busybox-static)
 
 pkgs=("${build[@]}")
 case "$what" in

@@ -37,6 +37,7 @@ CAPS = {"BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH", "SYS_RESOURCE"}
 CONFIG_KEYS = {"observability": {"enabled", "metrics"}, "web": {"listen_address"}, "targets": None,
                "capture": {"bytes"}, "bpf": {"attach_mode"}}
 SERVICE_MATCHER = 'service=~"$service"'
+NAMESPACE_MATCHER = 'k8s_namespace_name=~"$k8s_namespace_name"'
 
 results = []
 
@@ -158,8 +159,15 @@ def check_dashboard(path):
     svc = variables.get("service", {})
     q = svc.get("query")
     q = q.get("query") if isinstance(q, dict) else q
-    check("dashboard: has a `service` variable from label_values(aster_http_requests_total, service)",
-          q == "label_values(aster_http_requests_total, service)", f"query={q!r}")
+    check("dashboard: has a `service` variable from label_values(aster_http_requests_total{<namespace>}, service)",
+          q == 'label_values(aster_http_requests_total{%s}, service)' % NAMESPACE_MATCHER, f"query={q!r}")
+    ns = variables.get("k8s_namespace_name", {})
+    nq = ns.get("query")
+    nq = nq.get("query") if isinstance(nq, dict) else nq
+    names = [v["name"] for v in dash.get("templating", {}).get("list", [])]
+    check("dashboard: a `k8s_namespace_name` variable before `service`, whose All (.*) keeps host processes",
+          nq == "label_values(aster_http_requests_total, k8s_namespace_name)" and ns.get("allValue") == ".*"
+          and names.index("k8s_namespace_name") < names.index("service"), f"query={nq!r} order={names}")
     check("dashboard: `All` of $service excludes the exporter's own series (allValue .+)",
           not svc.get("includeAll") or svc.get("allValue") == ".+", f"allValue={svc.get('allValue')!r}")
     panels = dash.get("panels", [])
@@ -181,9 +189,10 @@ def check_dashboard(path):
         for name, matchers in sels:
             if name not in METRICS:
                 wrong.append(f"{ident}: unknown metric {name}")
-            if not matchers or SERVICE_MATCHER not in matchers:
-                wrong.append(f"{ident}: {name} without {SERVICE_MATCHER}")
-    check(f"dashboard: every selector uses a known metric and {SERVICE_MATCHER}", not wrong, "; ".join(wrong))
+            if not matchers or SERVICE_MATCHER not in matchers or NAMESPACE_MATCHER not in matchers:
+                wrong.append(f"{ident}: {name} without {SERVICE_MATCHER} and {NAMESPACE_MATCHER}")
+    check(f"dashboard: every selector uses a known metric, {SERVICE_MATCHER} and {NAMESPACE_MATCHER}",
+          not wrong, "; ".join(wrong))
 
 
 def check_alerts(path):

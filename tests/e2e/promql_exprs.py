@@ -73,7 +73,11 @@ def substitute(expr, service, rate_interval):
     """`service` may name several services separated by "|": like Grafana
     with a multi-value variable, each is quoted and the values are joined."""
     value = "|".join(promql_regex_quote(v) for v in service.split("|"))
-    return (expr.replace("$__rate_interval", rate_interval)
+    # $k8s_namespace_name as Grafana's "All" (".*", which also matches
+    # series without the label: processes outside Kubernetes).
+    return (expr.replace("${k8s_namespace_name}", ".*")
+                .replace("$k8s_namespace_name", ".*")
+                .replace("$__rate_interval", rate_interval)
                 .replace("$__interval", rate_interval)
                 .replace("${service}", value)
                 .replace("$service", value))

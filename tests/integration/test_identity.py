@@ -75,12 +75,13 @@ class Containerd:
                                  f"{self.proc.output()[-2000:]}")
         return r
 
-    def run_pod(self, pod, namespace, container, cgroup_layout, port):
-        """A pod's app container as kubelet's CRI would create it: returns
-        (container id, pod uid)."""
+    def run_pod(self, pod, namespace, container, cgroup_layout, port, sandbox=None, uid=None):
+        """A pod's app container as kubelet's CRI would create it (a second
+        container of the same pod: pass its sandbox and uid); returns
+        (container id, pod uid, sandbox id)."""
         cid = uuid.uuid4().hex + uuid.uuid4().hex
-        sandbox = uuid.uuid4().hex + uuid.uuid4().hex
-        uid = str(uuid.uuid4())
+        sandbox = sandbox or uuid.uuid4().hex + uuid.uuid4().hex
+        uid = uid or str(uuid.uuid4())
         if cgroup_layout == "cgroupfs":
             cgroup = f"/kubepods/burstable/pod{uid}/{cid}"
         else:  # the systemd driver's names (runc writes them as plain paths here)
@@ -99,7 +100,7 @@ class Containerd:
         self.ctr(*args, self.rootfs, cid, "/bin/busybox", "httpd", "-f", "-p", f"127.0.0.1:{port}", "-h", "/www")
         self.ids.append(cid)
         wait_port(port)
-        return cid, uid
+        return cid, uid, sandbox
 
     def stop(self):
         for cid in self.ids:
@@ -144,7 +145,7 @@ class ContainerdPodsTest(unittest.TestCase):
                 self.assertEqual(m.get("aster_http_requests_total", service=owner, k8s_pod_name=pod,
                                        k8s_namespace_name="shop", k8s_container_name="app",
                                        k8s_owner_kind=kind, k8s_owner_name=owner, status="2xx"), n, pod)
-                cid, uid = ids[pod]
+                cid, uid, _ = ids[pod]
                 info = m.select("aster_workload_info", k8s_pod_name=pod)
                 self.assertEqual(len(info), 1, info)
                 labels, value = info[0]
@@ -157,6 +158,36 @@ class ContainerdPodsTest(unittest.TestCase):
                 self.assertFalse({"container_id", "k8s_pod_uid", "namespace", "pod"} & set(s), s)
             self.assertEqual(m.get("aster_exporter_identity_lookup_failures_total", source="container"), 0)
             self.assertEqual(m.get("aster_exporter_watched_services"), 2)
+        finally:
+            if exporter:
+                exporter.stop()
+            ctd.stop()
+
+    def test_a_pod_with_several_app_containers_names_each(self):
+        ctd = Containerd()
+        exporter = None
+        try:
+            ports = [free_port(), free_port()]
+            pod = "shop-api-5c8d7f9b4-qwz7n"
+            _, uid, sandbox = ctd.run_pod(pod, "shop", "api", "systemd", ports[0])
+            ctd.run_pod(pod, "shop", "admin", "systemd", ports[1], sandbox=sandbox, uid=uid)
+            config = os.path.join(ctd.dir, "exporter.yaml")
+            with open(config, "w") as f:
+                f.write(f"identity:\n  containerd_state: [{ctd.state}]\n  pod_name_label: false\n")
+            exporter = Exporter(f"--config.file={config}", "--target.port=" + ",".join(map(str, ports)))
+            exporter.wait_watching("shop-api/api")
+            exporter.wait_watching("shop-api/admin")
+            self.assertEqual(curl(*[f"http://127.0.0.1:{ports[0]}/index.html"] * 2), [(200, 100)] * 2)
+            self.assertEqual(curl(*[f"http://127.0.0.1:{ports[1]}/index.html"] * 4), [(200, 100)] * 4)
+            m = exporter.wait_count(6)
+            self.assertEqual(m.get("aster_http_requests_total", service="shop-api/api", k8s_container_name="api",
+                                   k8s_owner_name="shop-api", k8s_owner_kind="Deployment"), 2)
+            self.assertEqual(m.get("aster_http_requests_total", service="shop-api/admin",
+                                   k8s_container_name="admin"), 4)
+            self.assertFalse([s for s in m.series("aster_http_requests_total") if "k8s_pod_name" in s],
+                             "identity.pod_name_label: false")
+            self.assertEqual(len(m.select("aster_workload_info", k8s_pod_name=pod, k8s_pod_uid=uid)), 2,
+                             "the info series keeps the pod name")
         finally:
             if exporter:
                 exporter.stop()
