@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
                                                   : "syscall tracepoints",
            cfg.capture_bytes);
 
-  ServiceRegistry registry;
+  ServiceRegistry registry({}, cfg.identity.pod_name_label);
   PipelineStats stats;
   auto http_registry = std::make_shared<prometheus::Registry>();
   HttpMetrics http(*http_registry, cfg.metrics,

@@ -3,8 +3,10 @@ the k8s_* labels of real containers that a real containerd runs, the
 OpenTelemetry environment, and a systemd-unit cgroup.
 
 The containers: Debian's containerd (with runc) started here with a
-temporary root, state directory and socket (its CRI plugin off), and
-`ctr run --rootfs` on a busybox-static root filesystem made here (no image),
+temporary root, state directory and socket (its CRI plugin off; in a chroot,
+from a bind mount of "/" in a mount namespace of its own), and
+`ctr run --rootfs` on a busybox-static root filesystem made here (no image,
+the host's network namespace),
 each container carrying the annotations kubelet's CRI gives a real pod
 (io.kubernetes.cri.sandbox-name, ...) and the cgroup path of either kubelet
 cgroup driver. The exporter reads the tasks' config.json from that state
@@ -36,6 +38,12 @@ def cgroup2_mount():
 UNIFIED = cgroup2_mount()
 
 
+def root_is_a_mount():
+    """Whether "/" is a mount point here (not so in a chroot)."""
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == "/" for line in f)
+
+
 def container_tools_missing():
     missing = [t for t in ("containerd", "ctr", "runc") if not shutil.which(t)]
     if not os.path.exists(BUSYBOX):
@@ -56,7 +64,17 @@ class Containerd:
                     'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
                     f'[grpc]\n  address = "{self.sock}"\n[ttrpc]\n  address = "{self.sock}.ttrpc"\n'
                     f'[debug]\n  address = "{self.dir}/debug.sock"\n')
-        self.proc = Proc(["containerd", "--config", config], log_name="containerd")
+        argv = ["containerd", "--config", config]
+        if not root_is_a_mount():
+            # A chroot (CI's fresh root): runc makes "/" rslave, which fails
+            # where "/" is no mount point. In a mount namespace of its own,
+            # containerd (and its shims) run rooted at a bind mount of "/",
+            # which is one; every path stays the same.
+            bind = os.path.join(self.dir, "rootbind")
+            os.makedirs(bind)
+            argv = ["unshare", "-m", "--propagation", "unchanged", "sh", "-c",
+                    f'mount --rbind / "{bind}" && exec chroot "{bind}" containerd --config "{config}"']
+        self.proc = Proc(argv, log_name="containerd")
         self.ids = []
         wait_for(lambda: self.ctr("version", check=False).returncode == 0, timeout=20,
                  what="containerd to answer on its socket")
@@ -69,7 +87,7 @@ class Containerd:
 
     def ctr(self, *args, check=True):
         r = subprocess.run(["ctr", "-a", self.sock, "-n", "k8s.io", *args], capture_output=True, text=True,
-                           timeout=60)
+                           stdin=subprocess.DEVNULL, timeout=60)
         if check and r.returncode != 0:
             raise AssertionError(f"ctr {' '.join(args)} failed: {r.stderr}\ncontainerd log:\n"
                                  f"{self.proc.output()[-2000:]}")
@@ -94,7 +112,9 @@ class Containerd:
             "io.kubernetes.cri.sandbox-name": pod,
             "io.kubernetes.cri.sandbox-namespace": namespace,
         }
-        args = ["run", "-d", "--net-host", "--rootfs", "--cgroup", cgroup]
+        # The host's network namespace, joined by path: --net-host would
+        # also bind-mount the host's /etc/hosts, which a fresh root lacks.
+        args = ["run", "-d", "--with-ns", f"network:/proc/{os.getpid()}/ns/net", "--rootfs", "--cgroup", cgroup]
         for k, v in annotations.items():
             args += ["--annotation", f"{k}={v}", "--label", f"{k}={v}"]
         self.ctr(*args, self.rootfs, cid, "/bin/busybox", "httpd", "-f", "-p", f"127.0.0.1:{port}", "-h", "/www")

@@ -28,8 +28,8 @@ struct WorkloadIdentity {
   std::string systemd_unit;
 
   bool in_kubernetes() const { return !k8s_pod_uid.empty() || !k8s_pod_name.empty(); }
-  // What tells two identities apart (the registry interns by it).
-  std::string key() const {
+  // Every fact, for telling a changed identity (after an exec) apart.
+  std::string facts() const {
     std::string k;
     for (const std::string* f : {&service, &service_namespace, &k8s_namespace_name, &k8s_pod_name,
                                  &k8s_container_name, &k8s_owner_kind, &k8s_owner_name, &k8s_pod_uid,
@@ -39,7 +39,7 @@ struct WorkloadIdentity {
     }
     return k;
   }
-  bool operator==(const WorkloadIdentity& o) const { return key() == o.key(); }
+  bool operator==(const WorkloadIdentity& o) const { return facts() == o.facts(); }
 };
 
 using LabelPairs = std::vector<std::pair<std::string, std::string>>;
@@ -74,6 +74,22 @@ inline LabelPairs info_labels(const WorkloadIdentity& w) {
   add("container_runtime", w.container_runtime);
   add("systemd_unit", w.systemd_unit);
   return out;
+}
+
+// What the registry interns by: the series' labels (service and
+// series_labels()), nothing more. Two workloads whose series would carry the
+// same labels (two pods of one Deployment with k8s_pod_name off) share one
+// id, so no two ids ever hold the same series, which expiring one of them
+// would free under the other.
+inline std::string series_key(const WorkloadIdentity& w, bool pod_name_label) {
+  std::string k = w.service;
+  for (const auto& [name, value] : series_labels(w, pod_name_label)) {
+    k += '\x1f';
+    k += name;
+    k += '=';
+    k += value;
+  }
+  return k;
 }
 
 }  // namespace aster

@@ -17,9 +17,13 @@ BusinessGauges::ServiceGauges& BusinessGauges::service(uint16_t id) {
   if (!s.ready) {
     s.ready = true;
     std::string name = names_(id);
+    prometheus::Labels labels{{"service", name}};
+    if (workload_labels_) {
+      for (auto& [k, v] : workload_labels_(id)) labels.emplace(std::move(k), std::move(v));
+    }
     for (size_t i = 0; i < rules_.size(); ++i) {
       if (!applies_to(rules_[i].services, name)) continue;
-      Bound b{&rules_[i], &families_[i]->Add({{"service", name}})};
+      Bound b{&rules_[i], &families_[i]->Add(labels)};
       (rules_[i].inflight.empty() ? s.counting : s.inflight).push_back(b);
       series_.fetch_add(1, std::memory_order_relaxed);
     }

@@ -33,6 +33,10 @@ class BusinessGauges {
  public:
   using ServiceName = std::function<std::string(uint16_t)>;
   BusinessGauges(prometheus::Registry& registry, std::vector<GaugeRule> rules, ServiceName names);
+  // The workload labels after `service` (HttpMetrics::ServiceLabels): a
+  // gauge per workload, as the HTTP series, so that no two ids share one.
+  using ServiceLabels = std::function<std::vector<std::pair<std::string, std::string>>(uint16_t)>;
+  void set_workload_labels(ServiceLabels f) { workload_labels_ = std::move(f); }
 
   bool has_inflight() const { return has_inflight_; }
   // An answered exchange (counting gauges).
@@ -66,6 +70,7 @@ class BusinessGauges {
  public:
   const std::vector<prometheus::Family<prometheus::Gauge>*>& families() const { return families_; }
   ServiceName names_;
+  ServiceLabels workload_labels_;
   bool has_inflight_ = false;
   std::vector<ServiceGauges> services_;
   std::atomic<size_t> series_{0};

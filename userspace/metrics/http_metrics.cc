@@ -292,6 +292,11 @@ void HttpMetrics::on_exchange(const Exchange& x) {
   if (gauges_) gauges_->on_exchange(x.service_id, x.method, *x.path, x.status);
 }
 
+void HttpMetrics::set_workload_labels(ServiceLabels f) {
+  if (gauges_) gauges_->set_workload_labels(f);
+  workload_labels_ = std::move(f);
+}
+
 std::vector<std::pair<std::string, std::string>> HttpMetrics::workload_of(const ServiceState& s) {
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& [k, v] : s.base) {

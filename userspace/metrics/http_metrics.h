@@ -99,7 +99,7 @@ class HttpMetrics : public ExchangeSink {
   };
   std::vector<FamilyOverflow> series_overflows() const;
   // Before the first exchange (main wires the identity labels in).
-  void set_workload_labels(ServiceLabels f) { workload_labels_ = std::move(f); }
+  void set_workload_labels(ServiceLabels f);
 
   // Every family this object registered, in exposition order: the web
   // server collects and writes them one at a time, so a scrape holds one

@@ -18,7 +18,8 @@ constexpr uint64_t kFullLogEveryNs = 60ull * 1000000000;
 
 }  // namespace
 
-ServiceRegistry::ServiceRegistry(Clock clock) : clock_(clock ? std::move(clock) : Clock(monotonic_ns)) {}
+ServiceRegistry::ServiceRegistry(Clock clock, bool pod_name_label)
+    : clock_(clock ? std::move(clock) : Clock(monotonic_ns)), pod_name_label_(pod_name_label) {}
 
 uint16_t ServiceRegistry::intern(const std::string& name) {
   WorkloadIdentity w;
@@ -28,7 +29,7 @@ uint16_t ServiceRegistry::intern(const std::string& name) {
 
 uint16_t ServiceRegistry::intern(const WorkloadIdentity& identity) {
   const std::string& name = identity.service;
-  std::string key = identity.key();
+  std::string key = series_key(identity, pod_name_label_);
   std::lock_guard<std::mutex> lock(mu_);
   auto it = ids_.find(key);
   if (it != ids_.end()) return it->second;
@@ -177,7 +178,7 @@ std::vector<uint16_t> ServiceRegistry::take_gone(uint64_t gone_after_ns) {
     if (s.state != State::kLive || s.processes > 0 || now - s.since_ns < gone_after_ns) continue;
     s.state = State::kQuarantined;
     s.since_ns = now;
-    ids_.erase(s.identity.key());
+    ids_.erase(series_key(s.identity, pod_name_label_));
     out.push_back(static_cast<uint16_t>(id));
   }
   return out;

@@ -43,7 +43,9 @@ class ServiceRegistry {
   static constexpr uint16_t kMaxServices = 4096;
   // Monotonic nanoseconds; tests pass their own clock.
   using Clock = std::function<uint64_t()>;
-  explicit ServiceRegistry(Clock clock = {});
+  // `pod_name_label`: whether k8s_pod_name is a series label, which
+  // decides which workloads share an id (series_key()).
+  explicit ServiceRegistry(Clock clock = {}, bool pod_name_label = true);
 
   // The id of the named service, created on first use (a free id is
   // reused). Returns kMaxServices when all ids are live or quarantined: the
@@ -109,9 +111,10 @@ class ServiceRegistry {
   void drop_process(uint16_t id, uint64_t now);
 
   Clock clock_;
+  bool pod_name_label_;
   mutable std::mutex mu_;
   std::vector<Slot> slots_;
-  std::unordered_map<std::string, uint16_t> ids_;  // live workloads, by WorkloadIdentity::key()
+  std::unordered_map<std::string, uint16_t> ids_;  // live workloads, by series_key()
   std::deque<uint16_t> free_;                      // released ids, oldest first
   std::unordered_map<pid_t, WatchedProcess> procs_;
   bool keep_assignments_ = false;

@@ -208,6 +208,24 @@ TEST(ServiceRegistry, TwoPodsOfOneServiceAreTwoWorkloadsOneService) {
   EXPECT_EQ(r.intern("checkout"), 2) << "a bare name is a workload of its own";
 }
 
+TEST(ServiceRegistry, WorkloadsWithTheSameSeriesLabelsShareAnId) {
+  // k8s_pod_name off: two pods of one Deployment would carry the same
+  // labels; two ids would then hold the same series, and expiring one
+  // would free what the other still counts into.
+  ServiceRegistry r({}, false);
+  uint16_t a = r.intern(pod("checkout-7d9f8b6c5d-x2k4p"));
+  EXPECT_EQ(r.intern(pod("checkout-7d9f8b6c5d-q8w9z")), a);
+  WorkloadIdentity other = pod("checkout-7d9f8b6c5d-q8w9z");
+  other.k8s_namespace_name = "staging";
+  EXPECT_NE(r.intern(other), a);
+  WorkloadIdentity unit_a, unit_b;
+  unit_a.service = unit_b.service = "nginx";
+  unit_a.systemd_unit = "a.service";
+  unit_b.systemd_unit = "b.service";
+  ServiceRegistry h;
+  EXPECT_EQ(h.intern(unit_a), h.intern(unit_b)) << "the unit is no series label";
+}
+
 TEST(ServiceRegistry, SeriesLabelsOnlyForWhatIsKnown) {
   WorkloadIdentity host;
   host.service = "nginx";
