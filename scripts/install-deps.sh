@@ -39,7 +39,9 @@ test=(libgtest-dev googletest libclang-rt-14-dev nginx-light curl wrk python3 py
       golang-golang-x-net-dev
       # workload identity: real containers (test_identity.py) from a private
       # containerd with runc, on a busybox-static root filesystem (no image)
-      containerd runc busybox-static)
+      containerd runc busybox-static
+      # gRPC: grpc-go's server and client (test_grpc.py, GOPATH mode, no protoc)
+      golang-google-grpc-dev)
 
 pkgs=("${build[@]}")
 case "$what" in

@@ -70,6 +70,13 @@ StatusLabel parse_status_label(const std::string& key, const std::string& v) {
   throw OptionError{key + ": expected class (2xx) or code (201), got '" + v + "'"};
 }
 
+GrpcNames parse_grpc_names(const std::string& key, const std::string& v) {
+  if (v == "prefixed") return GrpcNames::kPrefixed;
+  if (v == "unprefixed") return GrpcNames::kUnprefixed;
+  throw OptionError{key + ": expected prefixed (PREFIX_grpc_server_*) or unprefixed (grpc_server_*, "
+                          "go-grpc-prometheus's names), got '" + v + "'"};
+}
+
 // The options that take one value, whether from the YAML file
 // (metrics.<yaml>) or a flag (--<flag>): one parser each, so both spellings
 // accept and reject the same values with the same words.
@@ -84,6 +91,8 @@ const ScalarOption kScalarOptions[] = {
      [](const std::string& k, const std::string& v, MetricsOptions& o) { o.prefix = parse_prefix(k, v); }},
     {"status_label", "metrics.status-label",
      [](const std::string& k, const std::string& v, MetricsOptions& o) { o.status_label = parse_status_label(k, v); }},
+    {"grpc_names", "metrics.grpc-names",
+     [](const std::string& k, const std::string& v, MetricsOptions& o) { o.grpc_names = parse_grpc_names(k, v); }},
     {"max_series_per_family", "metrics.max-series-per-family",
      [](const std::string& k, const std::string& v, MetricsOptions& o) {
        o.max_series_per_family = parse_uint(k, v, 1, 100000);
@@ -296,10 +305,10 @@ void parse(const YAML::Node& m, const std::string& prefix, MetricsOptions& out) 
       out.gauges.push_back(std::move(rule));
     }
   }
-  // Gauges must not collide with the HTTP families, whatever the prefix.
+  // Gauges must not collide with the HTTP or gRPC families, whatever the prefix.
   for (size_t i = 0; i < out.gauges.size(); ++i) {
     const std::string& n = out.gauges[i].name;
-    for (const std::string& taken : {out.prefix + "_http_", std::string("aster_exporter_"),
+    for (const std::string& taken : {out.prefix + "_http_", out.prefix + "_grpc_server_", std::string("grpc_server_"), std::string("aster_exporter_"),
                                      std::string("aster_service_"), std::string("process_"), std::string("go_")}) {
       if (n.rfind(taken, 0) == 0) {
         throw OptionError{key("gauges") + "[" + std::to_string(i) + "].name: '" + n + "' would collide with the " +
@@ -402,6 +411,8 @@ std::string apply_metrics_flag(const std::string& name, const std::string& value
 std::string metrics_flags_usage() {
   return "  --metrics.prefix=NAME            metric name prefix: NAME_http_requests_total, ... (default aster)\n"
          "  --metrics.status-label=KIND      status label: class (2xx, default) or code (201)\n"
+         "  --metrics.grpc-names=KIND        gRPC families: prefixed (NAME_grpc_server_*, default) or\n"
+         "                                   unprefixed (grpc_server_*, go-grpc-prometheus's names)\n"
          "  --metrics.max-series-per-family=N\n"
          "                                   label combinations per family per service before\n"
          "                                   path=\"_other_\" (default 1000)\n"

@@ -6,6 +6,7 @@
 //   metrics:
 //     prefix: aster                    # families: PREFIX_http_requests_total, ...
 //     status_label: class              # class (2xx) or code (201)
+//     grpc_names: prefixed             # PREFIX_grpc_server_*, or unprefixed: grpc_server_*
 //     max_series_per_family: 1000      # per service; then path="_other_"
 //     learn_threshold: 50              # distinct values before ":param"; 0: off
 //     buckets:
@@ -42,6 +43,9 @@ class Node;
 namespace aster {
 
 enum class StatusLabel { kClass, kCode };
+// The gRPC families' names: PREFIX_grpc_server_* or go-grpc-prometheus's
+// own grpc_server_* (for dashboards built on them).
+enum class GrpcNames { kPrefixed, kUnprefixed };
 
 struct RouteRule {
   RouteTemplate route;
@@ -80,6 +84,7 @@ struct GaugeRule {
 struct MetricsOptions {
   std::string prefix = "aster";
   StatusLabel status_label = StatusLabel::kClass;
+  GrpcNames grpc_names = GrpcNames::kPrefixed;
   // Empty: HttpMetrics::duration_buckets() / size_buckets().
   std::vector<double> duration_buckets;
   std::vector<double> request_size_buckets;

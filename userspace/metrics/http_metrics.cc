@@ -54,6 +54,7 @@ MetricsOptions with_cap(uint32_t cap) {
 
 std::vector<prometheus::Collectable*> HttpMetrics::families() const {
   std::vector<prometheus::Collectable*> out = {&requests_, &duration_, &request_size_, &response_size_};
+  for (auto* f : grpc_.families()) out.push_back(f);
   if (gauges_) {
     for (auto* f : gauges_->families()) out.push_back(f);
   }
@@ -85,7 +86,8 @@ HttpMetrics::HttpMetrics(prometheus::Registry& registry, const MetricsOptions& o
       duration_bounds_(or_default(options.duration_buckets, duration_buckets())),
       request_size_bounds_(or_default(options.request_size_buckets, size_buckets())),
       response_size_bounds_(or_default(options.response_size_buckets, size_buckets())),
-      names_(std::move(names)) {
+      names_(std::move(names)),
+      grpc_(registry, options, names_) {
   if (!options_.gauges.empty()) {
     gauges_ = std::make_unique<BusinessGauges>(registry, options_.gauges, names_);
   }
@@ -180,7 +182,16 @@ void HttpMetrics::on_service_expired(uint16_t id, ExpiryReason reason) {
     }
   }
   if (reason == ExpiryReason::kGone && gauges_) n += gauges_->drop_service(id);
+  n += grpc_.drop_service(id);
   expired_[static_cast<int>(reason)].fetch_add(n, std::memory_order_relaxed);
+}
+
+void HttpMetrics::on_grpc_start(uint16_t service_id, const std::string* path) {
+  if (service(service_id)) grpc_.on_start(service_id, path);
+}
+
+void HttpMetrics::on_grpc_call(const GrpcCall& call) {
+  if (service(call.service_id)) grpc_.on_call(call);
 }
 
 std::vector<uint16_t> HttpMetrics::idle_services(uint64_t now_ns, uint64_t idle_ns) const {
@@ -312,6 +323,7 @@ prometheus::Labels HttpMetrics::with_base(const ServiceState& svc, prometheus::L
 
 std::vector<HttpMetrics::FamilyOverflow> HttpMetrics::series_overflows() const {
   std::vector<FamilyOverflow> out;
+  {
   std::lock_guard<std::mutex> lock(services_mu_);
   for (const auto& s : services_) {
     if (!s) continue;
@@ -322,6 +334,8 @@ std::vector<HttpMetrics::FamilyOverflow> HttpMetrics::series_overflows() const {
     out.push_back({s->name, workload_of(*s), options_.prefix + "_http_request_size_bytes", h});
     out.push_back({s->name, workload_of(*s), options_.prefix + "_http_response_size_bytes", h});
   }
+  }
+  for (auto& g : grpc_.series_overflows()) out.push_back({g.service, g.family, g.calls});
   return out;
 }
 

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "metrics/business_gauges.h"
+#include "metrics/grpc_metrics.h"
 #include "model/exchange.h"
 #include "config/metrics_options.h"
 #include "metrics/path_normalizer.h"
@@ -71,6 +72,10 @@ class HttpMetrics : public ExchangeSink {
   // Services with series whose last answered request is `idle_ns` or more
   // before `now_ns` (CLOCK_MONOTONIC, the probes' clock).
   std::vector<uint16_t> idle_services(uint64_t now_ns, uint64_t idle_ns) const;
+  // gRPC calls go to the PREFIX_grpc_server_* families (grpc_metrics.h).
+  // (Only for a live service: the same filter as exchanges.)
+  void on_grpc_start(uint16_t service_id, const std::string* path) override;
+  void on_grpc_call(const GrpcCall& call) override;
 
   // For the self-metrics; all safe to call from scrape threads.
   // Requests whose path got no label of its own (label or learning budget
@@ -175,6 +180,7 @@ class HttpMetrics : public ExchangeSink {
   ServiceName names_;
   ServiceLabels workload_labels_;
   std::unique_ptr<BusinessGauges> gauges_;  // null: none configured
+  GrpcMetrics grpc_;
   // Written by the event-loop thread only; the mutex orders growth of the
   // table against scrape threads reading it (series_overflows).
   mutable std::mutex services_mu_;

@@ -93,6 +93,26 @@ std::vector<prometheus::MetricFamily> PipelineSelfMetrics::Collect() const {
   add_counter(out, "aster_exporter_http2_frames_invalid_total",
               "HTTP/2 frames or header blocks that break RFC 9113 or RFC 7541 (skipped).",
               stats_.h2_frames_invalid.get());
+  out.push_back(FamilyBuilder("aster_exporter_grpc_calls_total",
+                              "gRPC calls recorded in the grpc_server_* families, by how they were known: "
+                              "content_type (application/grpc read in their headers), framing (content-type "
+                              "unreadable, an HPACK entry from before the exporter: every request byte in "
+                              "length-prefixed messages and an answer ended by trailers or a reset).",
+                              MetricType::Counter)
+                    .add(stats_.grpc_calls_content_type.get(), {{"found", "content_type"}})
+                    .add(stats_.grpc_calls_framing.get(), {{"found", "framing"}})
+                    .take());
+  add_counter(out, "aster_exporter_grpc_codes_unresolved_total",
+              "gRPC calls whose status could not be read (the block with grpc-status, or the table entry it "
+              "refers to, was not seen): counted as grpc_code=\"_unknown_\".",
+              stats_.grpc_codes_unresolved.get());
+  out.push_back(FamilyBuilder("aster_exporter_grpc_messages_unknown_total",
+                              "gRPC calls whose message count in one direction is not known (a message prefix "
+                              "went by uncaptured, or before the exporter): not added to msg_received/msg_sent.",
+                              MetricType::Counter)
+                    .add(stats_.grpc_messages_unknown_received.get(), {{"direction", "received"}})
+                    .add(stats_.grpc_messages_unknown_sent.get(), {{"direction", "sent"}})
+                    .take());
   add_gauge(out, "aster_exporter_http_series", "Label combinations in the aster_http_* families.", http_.series_count());
   add_gauge(out, "aster_exporter_series",
             "Series the exporter holds in its per-service families (the four aster_http_* families and the "

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "model/grpc_call.h"
 #include "model/http_method.h"
 
 namespace aster {
@@ -65,6 +66,11 @@ class ExchangeSink {
   // Drop the service's series (see ExpiryReason); after kGone nothing under
   // `service_id` is recorded until the id is live again.
   virtual void on_service_expired(uint16_t /*service_id*/, ExpiryReason) {}
+  // gRPC calls (HTTP/2 streams of content-type application/grpc...), beside
+  // their exchanges: a call's start when its request HEADERS say gRPC, and
+  // every finished call, reset ones included (they have no exchange).
+  virtual void on_grpc_start(uint16_t /*service_id*/, const std::string* /*path: null if unread*/) {}
+  virtual void on_grpc_call(const GrpcCall& /*call*/) {}
 };
 
 }  // namespace aster

@@ -52,6 +52,12 @@ struct PipelineStats {
   StatCounter h2_table_epochs;          // HPACK tables begun unknown (late start, a block lost)
   StatCounter h2_resyncs;               // frame sync lost in a gap, found again on a later transfer
   StatCounter h2_frames_invalid;        // frames or blocks against RFC 9113/7541 (skipped)
+  // gRPC over HTTP/2 (protocols/http2/grpc_stream.h).
+  StatCounter grpc_calls_content_type;  // calls known by their content-type
+  StatCounter grpc_calls_framing;       // content-type unread: known by their message framing
+  StatCounter grpc_codes_unresolved;    // calls whose status could not be read (grpc_code="_unknown_")
+  StatCounter grpc_messages_unknown_received;  // calls whose request message count is not known
+  StatCounter grpc_messages_unknown_sent;      // calls whose response message count is not known
   std::atomic<uint64_t> connections_tracked{0};
   std::atomic<uint64_t> tls_connections_tracked{0};
 };

@@ -19,6 +19,15 @@ class Http2Session::FieldCollector : public HpackFieldSink {
       ++unknown;
       return;
     }
+    if (f.name == "content-type") {
+      has_content_type = true;
+      grpc_content_type = grpc::is_grpc_content_type(f.value);
+      return;
+    }
+    if (f.name == "grpc-status") {
+      grpc_status = grpc::parse_grpc_status(f.value);
+      return;
+    }
     if (f.name.empty() || f.name[0] != ':') return;
     if (f.name == ":method") {
       method = method_from_token(f.value);
@@ -42,6 +51,8 @@ class Http2Session::FieldCollector : public HpackFieldSink {
   std::string path;
   uint16_t status = 0;
   bool has_method = false, has_path = false, has_status = false;
+  bool has_content_type = false, grpc_content_type = false;
+  uint8_t grpc_status = kNoGrpcStatus;
   int unknown = 0;
 };
 
@@ -127,8 +138,10 @@ void Http2Session::lose_sync(uint8_t dir) {
   for (auto& [id, s] : streams_) {
     if (dir == ASTER_DIR_INGRESS) {
       s.request_body_known = false;
+      s.in_messages.lose();
     } else {
       s.response_body_known = false;
+      s.out_messages.lose();
     }
   }
 }
@@ -213,6 +226,7 @@ void Http2Session::feed(uint8_t dir, const uint8_t* data, size_t len, uint64_t t
         size_t n = std::min<size_t>(end - p, r.left);
         if (r.fh.type == kData) {
           if (r.data_pad < 0 && (r.fh.flags & kPadded) && n > 0 && r.left == r.fh.length) r.data_pad = p[0];
+          on_data_bytes(dir, p, n, r.fh.length - r.left);
         } else if (r.payload.size() + n <= kMaxHeaderBlock) {
           r.payload.append(reinterpret_cast<const char*>(p), n);
         } else {
@@ -253,6 +267,7 @@ void Http2Session::gap(uint8_t dir, uint64_t len, uint64_t ts_ns) {
       if (len <= r.left) {
         // Inside one frame: a DATA frame's size is in its header, so only
         // the frames we read (header blocks, SETTINGS) are damaged.
+        if (r.fh.type == kData) on_data_bytes(dir, nullptr, len, r.fh.length - r.left);
         r.left -= static_cast<uint32_t>(len);
         if (r.fh.type != kData) r.damaged = true;
         if (r.left == 0) {
@@ -347,7 +362,11 @@ void Http2Session::on_frame(uint8_t dir, uint64_t ts_ns) {
       if (fh.flags & kEndHeaders) finish_block(dir, ts_ns);
       return;
     case kRstStream:
-      on_rst_stream(fh.stream, ts_ns);
+      on_rst_stream(fh.stream,
+                    !r.damaged && n == 4 ? grpc::code_from_rst(uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 |
+                                                               uint32_t(p[2]) << 8 | p[3])
+                                         : kGrpcCodeUnknown,
+                    ts_ns);
       return;
     case kSettings:
       if (!r.damaged && !(fh.flags & kAck)) on_settings(dir);
@@ -429,6 +448,24 @@ void Http2Session::on_request_headers(uint32_t id, const FieldCollector* f, bool
   if (!s->method_known) stats_.h2_fields_unresolved.add();
   if (!s->path_known) stats_.h2_fields_unresolved.add();
   if (request_events_) sink_.on_request_start(ctx_.service_id, s->method, s->path);
+  note_grpc_fields(*s, f, true);
+  if (s->grpc == Stream::GrpcKind::kYes) {
+    s->grpc_start_counted = true;
+    sink_.on_grpc_start(ctx_.service_id, s->path_known ? &s->path : nullptr);
+  }
+}
+
+void Http2Session::note_grpc_fields(Stream& s, const FieldCollector* f, bool request) {
+  if (s.grpc == Stream::GrpcKind::kUnknown && f) {
+    // Absent from a block read whole: not gRPC. (A request decides; the
+    // response's content-type only when the request's could not be read.)
+    if (f->has_content_type) {
+      s.grpc = f->grpc_content_type ? Stream::GrpcKind::kYes : Stream::GrpcKind::kNo;
+    } else if (f->unknown == 0 && request) {
+      s.grpc = Stream::GrpcKind::kNo;
+    }
+  }
+  if (!request && f && f->grpc_status != kNoGrpcStatus) s.grpc_status = f->grpc_status;
 }
 
 void Http2Session::on_response_headers(uint32_t id, const FieldCollector* f, bool end_stream, uint64_t ts_ns) {
@@ -440,6 +477,10 @@ void Http2Session::on_response_headers(uint32_t id, const FieldCollector* f, boo
     s = open_stream(id);
   } else {
     s = &it->second;
+  }
+  if (it == streams_.end()) {
+    // The request's messages went by before: their count is not known.
+    s->in_messages.lose();
   }
   if (!s->response_started) {
     if (f && f->has_status && f->status >= 100 && f->status < 200) {
@@ -454,19 +495,29 @@ void Http2Session::on_response_headers(uint32_t id, const FieldCollector* f, boo
       stats_.h2_fields_unresolved.add();
     }
   }
-  if (end_stream) complete_stream(id, ts_ns);
+  note_grpc_fields(*s, f, false);
+  if (end_stream) {
+    s->ended_by_headers = true;
+    s->end_block_unresolved = !f || (f->unknown > 0 && f->grpc_status == kNoGrpcStatus);
+    complete_stream(id, ts_ns);
+  }
 }
 
-void Http2Session::on_rst_stream(uint32_t id, uint64_t ts_ns) {
+void Http2Session::on_rst_stream(uint32_t id, uint8_t reset_code, uint64_t ts_ns) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return;  // already complete (NO_ERROR after a whole response), or never seen
+  it->second.reset = true;
+  it->second.reset_code = reset_code;
+  it->second.last_byte_ns = ts_ns;
   if (it->second.response_started) {
     // The answer began: it counts, with its status, ending here.
     complete_stream(id, ts_ns);
     return;
   }
-  // Reset before any answer (cancelled, refused): nothing to label it by.
+  // Reset before any answer (cancelled, refused): no HTTP status to label
+  // it by, but a gRPC call's handler ran and ended with the reset's code.
   stats_.h2_streams_reset.add();
+  if (is_grpc(it->second)) record_grpc(it->second);
   drop_stream(it);
 }
 
@@ -482,12 +533,83 @@ void Http2Session::complete_stream(uint32_t id, uint64_t ts_ns) {
   }
   s.last_byte_ns = ts_ns;
   record(s);
+  if (is_grpc(s)) record_grpc(s);
   drop_stream(it);
 }
 
 void Http2Session::drop_stream(std::unordered_map<uint32_t, Stream>::iterator it) {
   if (request_events_ && it->second.request_seen) sink_.on_request_end(ctx_.service_id, it->second.method, it->second.path);
   streams_.erase(it);
+}
+
+void Http2Session::on_data_bytes(uint8_t dir, const uint8_t* p, uint64_t n, uint64_t offset) {
+  Reader& r = reader(dir);
+  auto it = streams_.find(r.fh.stream);
+  if (it == streams_.end()) return;
+  grpc::MessageCounter& c = dir == ASTER_DIR_INGRESS ? it->second.in_messages : it->second.out_messages;
+  uint64_t begin = 0, end = r.fh.length;
+  if (r.fh.flags & kPadded) {
+    // The pad length byte, and the padding at the end, are no message bytes.
+    if (r.data_pad < 0) {
+      if (offset + n > 0) c.lose();
+      return;
+    }
+    begin = 1;
+    end = uint32_t(r.data_pad) + 1 <= end ? end - uint32_t(r.data_pad) : 1;
+  }
+  uint64_t from = std::max(offset, begin), to = std::min(offset + n, end);
+  if (from >= to) return;
+  if (p) {
+    c.feed(p + (from - offset), to - from);
+  } else {
+    c.skip(to - from);
+  }
+}
+
+bool Http2Session::is_grpc(const Stream& s) const {
+  if (s.grpc != Stream::GrpcKind::kUnknown) return s.grpc == Stream::GrpcKind::kYes;
+  return s.request_seen && s.in_messages.exact() && s.in_messages.messages() > 0 && s.in_messages.at_boundary() &&
+         (s.ended_by_headers || s.reset);
+}
+
+void Http2Session::record_grpc(const Stream& s) {
+  GrpcCall c;
+  c.service_id = ctx_.service_id;
+  c.path = s.request_seen && s.path_known ? &s.path : nullptr;
+  c.request_seen = s.request_seen;
+  c.start_counted = s.grpc_start_counted;
+  // The code as a grpc-go client would report it: grpc-status, else the
+  // reset's error code, else the HTTP status (gRPC's
+  // http-grpc-status-mapping.md); an ending block we could not read is
+  // the sentinel, never a guess.
+  if (s.grpc_status != kNoGrpcStatus) {
+    c.code = s.grpc_status;
+  } else if (s.ended_by_headers && s.end_block_unresolved) {
+    c.code = kGrpcCodeUnknown;
+  } else if (s.reset) {
+    c.code = s.reset_code;
+  } else if (s.status_known && s.status != 200) {
+    c.code = grpc::code_from_http_status(s.status);
+  } else if (s.status_known) {
+    // 200 and an end without grpc-status: grpc-go says Unknown for
+    // trailers without it, Internal for no trailers at all.
+    c.code = s.ended_by_headers ? 2 : 13;
+  }
+  if (c.code == kGrpcCodeUnknown) stats_.grpc_codes_unresolved.add();
+  c.messages_received = s.in_messages.messages();
+  c.messages_sent = s.out_messages.messages();
+  c.received_known = s.in_messages.exact();
+  c.sent_known = s.out_messages.exact();
+  if (!c.received_known) stats_.grpc_messages_unknown_received.add();
+  if (!c.sent_known) stats_.grpc_messages_unknown_sent.add();
+  if (s.grpc == Stream::GrpcKind::kYes) {
+    stats_.grpc_calls_content_type.add();
+  } else {
+    stats_.grpc_calls_framing.add();
+  }
+  c.first_byte_ns = s.first_byte_ns;
+  c.last_byte_ns = s.last_byte_ns;
+  sink_.on_grpc_call(c);
 }
 
 void Http2Session::record(const Stream& s) {

@@ -12,6 +12,7 @@
 
 #include "model/protocol.h"
 #include "protocols/http2/frame.h"
+#include "protocols/http2/grpc_stream.h"
 #include "protocols/http2/hpack_decoder.h"
 
 namespace aster {
@@ -59,7 +60,20 @@ class Http2Session : public ProtocolSession {
     uint64_t first_byte_ns = 0;
     uint64_t last_byte_ns = 0;
     uint64_t order = 0;  // creation order, for the cap
+    // gRPC (grpc_stream.h): whether the content-type says so (unknown
+    // when the field could not be read), the status and how the response
+    // ended, and the messages each way.
+    enum class GrpcKind : uint8_t { kUnknown, kNo, kYes };
+    GrpcKind grpc = GrpcKind::kUnknown;
+    uint8_t grpc_status = kNoGrpcStatus;
+    bool grpc_start_counted = false;
+    bool ended_by_headers = false;   // trailers, or a Trailers-Only response
+    bool end_block_unresolved = false;  // that block had fields we could not read
+    bool reset = false;
+    uint8_t reset_code = kGrpcCodeUnknown;  // as code_from_rst() maps it
+    grpc::MessageCounter in_messages, out_messages;
   };
+  static constexpr uint8_t kNoGrpcStatus = 0xff;
 
   // One direction's frames.
   struct Reader {
@@ -108,12 +122,22 @@ class Http2Session : public ProtocolSession {
   void lose_sync(uint8_t dir);
   void on_frame(uint8_t dir, uint64_t ts_ns);
   void on_data_payload(uint8_t dir, uint32_t bytes);
+  // DATA payload bytes at `offset` in the current frame's payload, for the
+  // stream's gRPC message counter (padding excluded); null `p`: a gap.
+  void on_data_bytes(uint8_t dir, const uint8_t* p, uint64_t n, uint64_t offset);
+  void note_grpc_fields(Stream& s, const FieldCollector* f, bool request);
+  // Whether a stream is a gRPC call: by content-type, else by its framing
+  // (every request byte in complete length-prefixed messages, the answer
+  // ended by a HEADERS block or a reset).
+  bool is_grpc(const Stream& s) const;
+  void record_grpc(const Stream& s);
   void on_header_fragment(uint8_t dir, const uint8_t* p, size_t n, uint64_t ts_ns);
   void finish_block(uint8_t dir, uint64_t ts_ns);
   void on_request_headers(uint32_t id, const FieldCollector* f, bool end_stream, uint64_t ts_ns);
   void on_response_headers(uint32_t id, const FieldCollector* f, bool end_stream, uint64_t ts_ns);
   void on_settings(uint8_t dir);
-  void on_rst_stream(uint32_t id, uint64_t ts_ns);
+  // `reset_code`: the error code as code_from_rst() maps it (kGrpcCodeUnknown: unread).
+  void on_rst_stream(uint32_t id, uint8_t reset_code, uint64_t ts_ns);
   Stream* open_stream(uint32_t id);
   void complete_stream(uint32_t id, uint64_t ts_ns);
   void drop_stream(std::unordered_map<uint32_t, Stream>::iterator it);
