@@ -335,7 +335,8 @@ std::vector<HttpMetrics::FamilyOverflow> HttpMetrics::series_overflows() const {
     out.push_back({s->name, workload_of(*s), options_.prefix + "_http_response_size_bytes", h});
   }
   }
-  for (auto& g : grpc_.series_overflows()) out.push_back({g.service, g.family, g.calls});
+  // gRPC series carry no workload labels yet (only service): see README Limits.
+  for (auto& g : grpc_.series_overflows()) out.push_back({g.service, {}, g.family, g.calls});
   return out;
 }
 
