@@ -19,7 +19,7 @@ case "$target" in
     # nghttp2's HPACK codec is the oracle the decoder is compared with.
     sources=("$src/tests/fuzz/http2_fuzz.cc" "$u/protocols/http2/frame.cc" "$u/protocols/http2/hpack_decoder.cc"
              "$u/protocols/http2/hpack_huffman.cc" "$u/protocols/http2/hpack_huffman_table.cc"
-             "$u/protocols/http2/http2_session.cc")
+             "$u/protocols/http2/http2_session.cc" "$u/protocols/http2/grpc_stream.cc")
     libs=(-lnghttp2)
     corpus="$src/tests/fuzz/corpus_http2" ;;
   *) echo "run_fuzz.sh: unknown target $target (http_parser or http2)" >&2; exit 2 ;;
