@@ -191,6 +191,7 @@ enum aster_counter {
 	ASTER_CTR_TLS_UNBOUND,           /* TLS plaintext records with no connection bound to their session: dropped */
 	ASTER_CTR_TLS_BOUND,             /* TLS sessions bound to a connection */
 	ASTER_CTR_TLS_SCRATCH_BUSY,      /* TLS plaintext met its CPU's scratch in use: reported as a gap */
+	ASTER_CTR_GO_TLS_SKIPPED,        /* Go crypto/tls calls whose connection is no *net.TCPConn or whose socket was unreadable */
 	ASTER_CTR_MAX,
 };
 
@@ -234,6 +235,27 @@ struct aster_tls_key {
 struct aster_tls_binding {
 	__u64 conn_id;
 	__u64 stream_pos[2]; /* plaintext bytes, indexed by enum aster_direction */
+	/* Go crypto/tls: the inode of the socket the session was bound on (a
+	 * tls.Conn's address reused by another connection binds anew); 0 for
+	 * OpenSSL sessions. */
+	__u64 sock_ino;
+};
+
+/* The attach cookie of the Go crypto/tls entry program: the function. */
+#define ASTER_GO_TLS_READ 0u
+#define ASTER_GO_TLS_WRITE 1u
+#define ASTER_GO_TLS_HANDSHAKE 2u
+
+/* Where a Go process keeps the socket of a *tls.Conn (userspace reads it
+ * from the binary's DWARF and symbols, bpf/go_tls_probes.bpf.h follows
+ * it): tls.Conn.conn is a net.Conn interface (itab, data); the data of a
+ * *net.TCPConn points to its netFD, whose poll.FD holds Sysfd. */
+struct aster_go_tls_proc {
+	__u64 tcpconn_itab;     /* address of the itab of (*net.TCPConn, net.Conn) in this process */
+	__u16 conn_off;         /* tls.Conn.conn */
+	__u16 tcpconn_fd_off;   /* net.TCPConn.conn.fd (*netFD) */
+	__u16 netfd_sysfd_off;  /* netFD.pfd.Sysfd (int) */
+	__u16 reserved;
 };
 
 #endif /* ASTER_EVENTS_H */

@@ -35,6 +35,29 @@ static __always_inline bool is_tcp_socket(const struct sock *sk)
 	       BPF_CORE_READ(sk, sk_type) == SOCK_STREAM;
 }
 
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+
+/* The socket behind descriptor `fd` of the current process and its inode
+ * number, or 0 when fd is no socket (the fallback mode's syscalls and the
+ * Go TLS uprobes, which hold a descriptor but no socket). */
+static __always_inline struct sock *sock_of_fd(__s32 fd, __u64 *ino)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd < 0 || (__u32)fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = 0;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return 0;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return 0;
+	*ino = BPF_CORE_READ(file, f_inode, i_ino);
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	return sock ? BPF_CORE_READ(sock, sk) : 0;
+}
+
 static __always_inline void assign_conn_id(struct aster_conn_state *st)
 {
 	if (st->conn_id)

@@ -84,7 +84,7 @@ static __always_inline void on_socket_io(struct sock *sk, __u8 dir, int moved)
 	if (service_id < 0)
 		return;
 	assign_conn_id(st);
-	if (tls_socket_transfer(st, pid_tgid, dir, (__u32)moved, shape, ubuf, regs->dx, service_id))
+	if (tls_socket_transfer(st, sk, pid_tgid, dir, (__u32)moved, shape, ubuf, regs->dx, service_id))
 		return; /* TLS: the uprobes send its plaintext */
 	/* The kernel's own count of the bytes moved: what went by unseen
 	 * (splice() from a socket never reaches sock_recvmsg) becomes a gap

@@ -9,8 +9,6 @@
 #ifndef ASTER_SYSCALL_PROBES_BPF_H
 #define ASTER_SYSCALL_PROBES_BPF_H
 
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
 /* pending_io direction of a splice(): which end is the socket is found at
  * sys_exit (fd holds fd_in, iovcnt fd_out). */
 #define ASTER_DIR_SPLICE 2
@@ -34,23 +32,6 @@ static __always_inline int save_args(struct trace_event_raw_sys_enter *ctx, __u8
 	};
 	bpf_map_update_elem(&pending_io, &pid_tgid, &io, BPF_ANY);
 	return 0;
-}
-
-static __always_inline struct sock *sock_of_fd(__s32 fd, __u64 *ino)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || fd < 0 || (__u32)fd >= BPF_CORE_READ(fdt, max_fds))
-		return 0;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *file = 0;
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return 0;
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return 0;
-	*ino = BPF_CORE_READ(file, f_inode, i_ino);
-	struct socket *sock = BPF_CORE_READ(file, private_data);
-	return sock ? BPF_CORE_READ(sock, sk) : 0;
 }
 
 static __always_inline int finish_io(struct trace_event_raw_sys_exit *ctx)
@@ -99,7 +80,7 @@ static __always_inline int finish_io(struct trace_event_raw_sys_exit *ctx)
 			return 0;
 	}
 	assign_conn_id(st);
-	if (tls_socket_transfer(st, pid_tgid, saved.direction, (__u32)ret, saved.shape, saved.buf,
+	if (tls_socket_transfer(st, sk, pid_tgid, saved.direction, (__u32)ret, saved.shape, saved.buf,
 				saved.iovcnt, saved.service_id))
 		return 0; /* TLS: the uprobes send its plaintext */
 	emit_data(st, saved.direction, saved.fd, (__u32)ret, saved.shape, saved.buf,

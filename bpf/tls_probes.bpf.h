@@ -390,6 +390,10 @@ int tls_libs_changed(struct pt_regs *ctx)
 	return 0;
 }
 
+/* Go crypto/tls: its own entry and return programs, on this file's
+ * bindings and emission, and its part of the hook below. */
+#include "go_tls_probes.bpf.h"
+
 /* The socket programs' hook, for a watched TCP socket that moved `moved`
  * bytes (its connection id assigned). True when the transfer is not to be
  * sent: it is a TLS socket's (the uprobes send its plaintext), or part of a
@@ -403,8 +407,8 @@ int tls_libs_changed(struct pt_regs *ctx)
  * see (OpenSSL's own SSL BIO calls its internals, not SSL_read: openssl
  * s_server) sends its ciphertext, which userspace then finds is no HTTP,
  * instead of vanishing. */
-static __always_inline bool tls_socket_transfer(struct aster_conn_state *st, __u64 pid_tgid, __u8 dir,
-						__u32 moved, __u8 shape, __u64 ubuf, __u64 arg2,
+static __always_inline bool tls_socket_transfer(struct aster_conn_state *st, struct sock *sk, __u64 pid_tgid,
+						__u8 dir, __u32 moved, __u8 shape, __u64 ubuf, __u64 arg2,
 						__u16 service_id)
 {
 	if (!tls_enabled)
@@ -441,7 +445,7 @@ static __always_inline bool tls_socket_transfer(struct aster_conn_state *st, __u
 		return true;
 	}
 	if (!st->tls_session)
-		return false;
+		return go_tls_bind_pending(st, sk, pid_tgid >> 32);
 	if (no_user_buffer && !session) {
 		key.session = st->tls_session;
 		struct aster_tls_binding *b = bpf_map_lookup_elem(&tls_bindings, &key);

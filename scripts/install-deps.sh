@@ -11,7 +11,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 
 build=(cmake g++ make pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
-       prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev libdw-dev
+       prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev libdw-dev libcapstone-dev
        # basic_auth_users: bcrypt through libcrypt, SHA-256 from libcrypto
        libcrypt-dev libssl-dev)
 # Real servers and clients, the fuzzer runtime, promtool and a Prometheus

@@ -14,11 +14,13 @@ from harness import Exporter, Proc, curl, free_port, wait_for, wait_port
 GOSRC = os.path.join(harness.SERVERS, "goserver")
 
 
-def build_goserver(out_dir):
-    binary = os.path.join(out_dir, "goserver")
+def build_goserver(out_dir, src=GOSRC, name="goserver"):
+    """Builds the Go server in `src` (tests/integration/servers/...) with
+    Debian's Go into out_dir/name."""
+    binary = os.path.join(out_dir, name)
     env = dict(os.environ, GO111MODULE="off", GOCACHE=os.path.join(out_dir, "cache"), GOPATH=out_dir)
     # Its files by name: GOPATH mode builds no package from an absolute directory.
-    sources = sorted(os.path.join(GOSRC, f) for f in os.listdir(GOSRC) if f.endswith(".go"))
+    sources = sorted(os.path.join(src, f) for f in os.listdir(src) if f.endswith(".go"))
     subprocess.run(["go", "build", "-o", binary, *sources], check=True, env=env, timeout=300)
     return binary
 

@@ -173,11 +173,19 @@ std::unique_ptr<ProbeSet> ProbeSet::open_and_attach(const Config& cfg, bool foll
 ProbeSet::ProbeSet(aster_bpf* skel, ActiveMode mode, bool batching, bool tls, bool uprobe_multi)
     : skel_(skel), mode_(mode) {
   if (tls) {
-    tls_ = std::make_unique<TlsLibraryProbes>(TlsPrograms{skel->progs.tls_io_enter, skel->progs.tls_io_return,
-                                                          skel->progs.tls_handshake_enter,
-                                                          skel->progs.tls_handshake_return,
-                                                          skel->progs.tls_libs_changed, skel->progs.tls_bio_write,
-                                                          uprobe_multi});
+    TlsPrograms p;
+    p.io_enter = skel->progs.tls_io_enter;
+    p.io_return = skel->progs.tls_io_return;
+    p.handshake_enter = skel->progs.tls_handshake_enter;
+    p.handshake_return = skel->progs.tls_handshake_return;
+    p.libs_changed = skel->progs.tls_libs_changed;
+    p.bio_write = skel->progs.tls_bio_write;
+    p.go_enter = skel->progs.go_tls_enter;
+    p.go_read_return = skel->progs.go_tls_read_return;
+    p.go_procs_fd = bpf_map__fd(skel->maps.go_tls_procs);
+    p.go_binaries = &skel->bss->go_tls_binaries;
+    p.multi = uprobe_multi;
+    tls_ = std::make_unique<TlsLibraryProbes>(p);
     if (!uprobe_multi) {
       LOG_WARN("this kernel has no uprobe_multi links (before 6.6): the TLS uprobes are perf events, which "
                "need CAP_SYS_ADMIN; without it HTTPS counts as not_http");

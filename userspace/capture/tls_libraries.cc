@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "capture/tls_libraries.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -8,9 +9,11 @@
 #include <linux/bpf.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "capture/elf_symbols.h"
+#include "capture/go_tls_binary.h"
 #include "capture/preflight.h"
 #include "model/event_layout.h"
 #include "model/log.h"
@@ -166,6 +169,13 @@ void TlsLibraryProbes::scan(pid_t pid) {
   for (const MappedFile& f : files) {
     if (!exe.empty() && f.path == exe) todo.push_back({&kBuiltInOpenSsl, &f});
   }
+  // Go's crypto/tls is linked into the executable itself.
+  for (const MappedFile& f : files) {
+    if (programs_.go_enter && !exe.empty() && f.path == exe) {
+      scan_go(pid, f);
+      break;
+    }
+  }
   for (const auto& [lib, fp] : todo) {
     const MappedFile& f = *fp;
     uint64_t dev = (static_cast<uint64_t>(f.dev_major) << 32) | f.dev_minor;
@@ -262,6 +272,11 @@ bool TlsLibraryProbes::attach_multi(const std::vector<Probe>& probes, int fd, co
       return false;
     }
   }
+  return attach_multi_at(probes, offsets, fd, shown_path, what);
+}
+
+bool TlsLibraryProbes::attach_multi_at(const std::vector<Probe>& probes, const std::vector<uint64_t>& offsets,
+                                       int fd, const std::string& shown_path, const char* what) {
   // One link per program and kind (entry or return), over every function.
   std::string path = "/proc/self/fd/" + std::to_string(fd);
   std::vector<int> made;
@@ -286,6 +301,99 @@ bool TlsLibraryProbes::attach_multi(const std::vector<Probe>& probes, int fd, co
     made.push_back(link);
   }
   link_fds_.insert(link_fds_.end(), made.begin(), made.end());
+  return true;
+}
+
+// The budget of one Go binary's DWARF walk: a binary this slow to read is
+// not probed (logged, counted failed) rather than hold up the worker that
+// probes every other process's libraries.
+constexpr std::chrono::milliseconds kGoDwarfBudget{3000};
+constexpr size_t kMaxGoBuilds = 256;  // layouts kept (each a few hundred bytes)
+
+void TlsLibraryProbes::scan_go(pid_t pid, const MappedFile& f) {
+  uint64_t dev = (static_cast<uint64_t>(f.dev_major) << 32) | f.dev_minor;
+  auto key = std::make_pair(dev, f.inode);
+  auto it = go_files_.find(key);
+  bool probed_now = false;
+  if (it == go_files_.end()) {
+    std::string error;
+    int fd = open_mapped_file(pid, f, &error);
+    if (fd < 0) return;  // gone, or another file now: looked at again next time
+    std::shared_ptr<const GoTlsLayout> layout;
+    std::string shown = f.path + " (pid " + std::to_string(pid) + ")";
+    if (is_go_executable(fd)) {
+      auto g = inspect_go_tls(fd, kGoDwarfBudget, &error);
+      if (g) {
+        auto cached = go_builds_.find(g->build_id);
+        if (!g->build_id.empty() && cached != go_builds_.end()) {
+          layout = cached->second;
+        } else {
+          layout = std::make_shared<GoTlsLayout>(*g);
+          if (!g->build_id.empty() && go_builds_.size() < kMaxGoBuilds) go_builds_.emplace(g->build_id, layout);
+        }
+        if (attach_go(*layout, fd, shown)) {
+          probed_now = true;
+          if (programs_.go_binaries) __atomic_add_fetch(programs_.go_binaries, 1, __ATOMIC_RELAXED);
+          LOG_INFO("probing Go crypto/tls in %s (%zu returns of Read)", shown.c_str(), layout->read_returns.size());
+        } else {
+          layout = nullptr;
+          go_failed_.fetch_add(1, std::memory_order_relaxed);
+        }
+      } else if (!error.empty()) {
+        go_failed_.fetch_add(1, std::memory_order_relaxed);
+        LOG_WARN("cannot probe Go crypto/tls in %s: %s; its HTTPS counts as not_http", shown.c_str(),
+                 error.c_str());
+      }
+    }
+    close(fd);
+    it = go_files_.emplace(key, layout).first;
+  }
+  if (!it->second) return;
+  const GoTlsLayout& g = *it->second;
+  aster_go_tls_proc proc{};
+  proc.tcpconn_itab = g.tcpconn_itab;
+  proc.conn_off = static_cast<uint16_t>(g.conn_off);
+  proc.tcpconn_fd_off = static_cast<uint16_t>(g.tcpconn_fd_off);
+  proc.netfd_sysfd_off = static_cast<uint16_t>(g.netfd_sysfd_off);
+  uint32_t tgid = static_cast<uint32_t>(pid);
+  if (bpf_map_update_elem(programs_.go_procs_fd, &tgid, &proc, BPF_ANY) != 0) {
+    LOG_WARN("cannot note Go process %d for the TLS probes: %s", pid, strerror(errno));
+  }
+  // Counted once the first process's entry is in: what the gauge says is
+  // probed is read from then on.
+  if (probed_now) go_probed_.fetch_add(1, std::memory_order_relaxed);
+}
+
+bool TlsLibraryProbes::attach_go(const GoTlsLayout& g, int fd, const std::string& shown_path) {
+  const char* what = "Go crypto/tls";
+  std::vector<Probe> probes = {
+      {"crypto/tls.(*Conn).Read", programs_.go_enter, false, ASTER_GO_TLS_READ, true},
+      {"crypto/tls.(*Conn).Write", programs_.go_enter, false, ASTER_GO_TLS_WRITE, true},
+      {"crypto/tls.(*Conn).serverHandshake", programs_.go_enter, false, ASTER_GO_TLS_HANDSHAKE, true},
+      {"crypto/tls.(*Conn).clientHandshake", programs_.go_enter, false, ASTER_GO_TLS_HANDSHAKE, true},
+  };
+  std::vector<uint64_t> offsets = {g.read, g.write, g.server_handshake, g.client_handshake};
+  for (uint64_t ret : g.read_returns) {
+    // A uprobe at the instruction, not a uretprobe (see go_tls_probes.bpf.h).
+    probes.push_back({"a RET of crypto/tls.(*Conn).Read", programs_.go_read_return, false, 0, true});
+    offsets.push_back(ret);
+  }
+  if (programs_.multi) return attach_multi_at(probes, offsets, fd, shown_path, what);
+  std::string path = "/proc/self/fd/" + std::to_string(fd);
+  std::vector<bpf_link*> made;
+  for (size_t i = 0; i < probes.size(); ++i) {
+    LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = probes[i].cookie);
+    bpf_link* link = bpf_program__attach_uprobe_opts(probes[i].prog, -1, path.c_str(), offsets[i], &opts);
+    if (!link) {
+      int e = errno;
+      LOG_WARN("cannot probe %s in %s (%s): %s%s", probes[i].func, shown_path.c_str(), what, strerror(e),
+               e == EACCES ? " (on kernels before 6.6 uprobes need CAP_SYS_ADMIN)" : "");
+      for (bpf_link* l : made) bpf_link__destroy(l);
+      return false;
+    }
+    made.push_back(link);
+  }
+  links_.insert(links_.end(), made.begin(), made.end());
   return true;
 }
 

@@ -8,8 +8,9 @@
 //
 // Each kind of TLS library is one entry of a table (tls_libraries.cc): how
 // its file is recognised and which functions get which program. OpenSSL's
-// libssl is the first; Go's crypto/tls and libraries with their own I/O
-// (memory BIOs) plug in as other entries.
+// libssl is the first; libraries with their own I/O (memory BIOs) plug in
+// as other entries. Go's crypto/tls is linked into each Go executable: a
+// watched process's executable is inspected for it (scan_go).
 #pragma once
 
 #include <sys/types.h>
@@ -17,6 +18,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -29,6 +32,9 @@ struct bpf_program;
 
 namespace aster {
 
+struct GoTlsLayout;
+struct MappedFile;
+
 struct TlsPrograms {
   bpf_program* io_enter = nullptr;
   bpf_program* io_return = nullptr;
@@ -36,6 +42,14 @@ struct TlsPrograms {
   bpf_program* handshake_return = nullptr;
   bpf_program* libs_changed = nullptr;
   bpf_program* bio_write = nullptr;  // memory-BIO users' records (tls_probes.bpf.h)
+  // Go crypto/tls (bpf/go_tls_probes.bpf.h): the entry program (cookie:
+  // ASTER_GO_TLS_*), the program at Read's RETs, the per-process map of
+  // where a tls.Conn keeps its socket, and the BPF global that turns the
+  // socket programs' look-up of pending Go bindings on.
+  bpf_program* go_enter = nullptr;
+  bpf_program* go_read_return = nullptr;
+  int go_procs_fd = -1;
+  uint32_t* go_binaries = nullptr;
   // The programs were loaded for uprobe_multi links (kernel >= 6.6), which
   // CAP_BPF and CAP_PERFMON may create; otherwise each probe is a perf
   // event, which the kernel grants only with CAP_SYS_ADMIN.
@@ -61,6 +75,10 @@ class TlsLibraryProbes {
 
   uint64_t libraries_probed() const { return probed_.load(std::memory_order_relaxed); }
   uint64_t libraries_failed() const { return failed_.load(std::memory_order_relaxed); }
+  // Go executables whose crypto/tls carries the uprobes, and those that
+  // could not be probed (stripped, no DWARF, position-independent: logged).
+  uint64_t go_binaries_probed() const { return go_probed_.load(std::memory_order_relaxed); }
+  uint64_t go_binaries_failed() const { return go_failed_.load(std::memory_order_relaxed); }
 
   struct Library;  // one entry of the table of known libraries
   struct Probe;    // a function of a library and the program it gets
@@ -72,12 +90,24 @@ class TlsLibraryProbes {
   // when a function it needs is missing.
   bool attach(const Library& lib, int fd, const std::string& shown_path);
   bool attach_multi(const std::vector<Probe>& probes, int fd, const std::string& shown_path, const char* what);
+  // The same with the file offsets known (offsets[i] for probes[i]; 0: skip it).
+  bool attach_multi_at(const std::vector<Probe>& probes, const std::vector<uint64_t>& offsets, int fd,
+                       const std::string& shown_path, const char* what);
+  // The Go executable of `pid` (mapped as `f`): inspected and probed once
+  // per file, then this process's entry of the per-process map written.
+  void scan_go(pid_t pid, const MappedFile& f);
+  bool attach_go(const GoTlsLayout& g, int fd, const std::string& shown_path);
 
   TlsPrograms programs_;
   std::set<std::pair<uint64_t, uint64_t>> files_done_;  // (device, inode): probed, or failed once
   std::vector<bpf_link*> links_;
   std::vector<int> link_fds_;  // uprobe_multi links
-  std::atomic<uint64_t> probed_{0}, failed_{0};
+  std::atomic<uint64_t> probed_{0}, failed_{0}, go_probed_{0}, go_failed_{0};
+  // Go executables by (device, inode): their layout, or null (not Go with
+  // crypto/tls, or not probeable). Layouts by Go build ID, so copies of one
+  // build (containers) are inspected once.
+  std::map<std::pair<uint64_t, uint64_t>, std::shared_ptr<const GoTlsLayout>> go_files_;
+  std::map<std::string, std::shared_ptr<const GoTlsLayout>> go_builds_;
 
   std::mutex mu_;
   std::condition_variable cv_, idle_cv_;

@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 
+#include "capture/go_dwarf.h"
 #include "metrics/metric_builder.h"
 #include "targets/proc_reader.h"
 
@@ -102,49 +103,6 @@ void find_symbols(const ElfFile& f, GoLayout& g) {
     else if (std::strcmp(name, "runtime.memstats") == 0) g.memstats = sym.st_value;
     else if (std::strcmp(name, "runtime.mheap_") == 0) g.mheap = sym.st_value;
   }
-}
-
-// The DW_TAG_member named `member` of a struct type.
-bool find_member(Dwarf_Die* type, const char* member, Dwarf_Die* out) {
-  if (dwarf_child(type, out) != 0) return false;
-  do {
-    if (dwarf_tag(out) != DW_TAG_member) continue;
-    const char* name = dwarf_diename(out);
-    if (name && std::strcmp(name, member) == 0) return true;
-  } while (dwarf_siblingof(out, out) == 0);
-  return false;
-}
-
-// A member DIE's byte offset in its struct, -1 if it has none.
-int64_t location_of(Dwarf_Die* m) {
-  Dwarf_Attribute attr;
-  Dwarf_Word off;
-  if (!dwarf_attr(m, DW_AT_data_member_location, &attr) || dwarf_formudata(&attr, &off) != 0) return -1;
-  return static_cast<int64_t>(off);
-}
-
-int64_t member_offset(Dwarf_Die* type, const char* member) {
-  Dwarf_Die m;
-  return find_member(type, member, &m) ? location_of(&m) : -1;
-}
-
-// A member's offset and its type's DIE, from one walk of the struct.
-int64_t member_with_type(Dwarf_Die* type, const char* member, Dwarf_Die* member_type) {
-  Dwarf_Die m;
-  Dwarf_Attribute attr;
-  if (!find_member(type, member, &m) || !dwarf_attr(&m, DW_AT_type, &attr) ||
-      !dwarf_formref_die(&attr, member_type)) {
-    return -1;
-  }
-  return location_of(&m);
-}
-
-// Offset of `outer.inner` (a member of a member's struct type).
-int64_t nested_offset(Dwarf_Die* type, const char* outer, const char* inner) {
-  Dwarf_Die t;
-  int64_t base = member_with_type(type, outer, &t);
-  int64_t off = base < 0 ? -1 : member_offset(&t, inner);
-  return off < 0 ? -1 : base + off;
 }
 
 // Offset of an integer member that newer Go versions wrap in an atomic type

@@ -55,6 +55,9 @@ std::vector<prometheus::MetricFamily> SelfMetrics::Collect() const {
               k[ASTER_CTR_IOV_HINTS_CAPPED]);
   add_gauge(out, "aster_exporter_tls_libraries_probed", "TLS library files (OpenSSL libssl) whose read and write calls carry the TLS uprobes; 0 with --tls.enabled=false.", probes_.tls() ? probes_.tls()->libraries_probed() : 0);
   add_counter(out, "aster_exporter_tls_probe_failures_total", "Library files whose TLS or loader uprobes could not be attached (logged).", probes_.tls() ? probes_.tls()->libraries_failed() : 0);
+  add_gauge(out, "aster_exporter_go_tls_binaries_probed", "Go executables of watched processes whose crypto/tls (Conn.Read, Conn.Write, the handshakes) carries the TLS uprobes.", probes_.tls() ? probes_.tls()->go_binaries_probed() : 0);
+  add_counter(out, "aster_exporter_go_tls_binary_failures_total", "Go executables with crypto/tls that could not be probed (stripped, no DWARF, position-independent, or an attach error: logged); their HTTPS counts as not_http.", probes_.tls() ? probes_.tls()->go_binaries_failed() : 0);
+  add_counter(out, "aster_exporter_go_tls_calls_skipped_total", "Go crypto/tls reads and writes not followed: the tls.Conn's connection is no *net.TCPConn, or its socket could not be read.", k[ASTER_CTR_GO_TLS_SKIPPED]);
   add_counter(out, "aster_exporter_tls_sessions_bound_total", "TLS sessions of watched processes the probes bound to their connection.", k[ASTER_CTR_TLS_BOUND]);
   add_counter(out, "aster_exporter_tls_plaintext_unbound_total", "TLS plaintext reads and writes dropped because no connection was bound to their session (a session whose socket transfers were not seen since the exporter started).", k[ASTER_CTR_TLS_UNBOUND]);
   add_counter(out, "aster_exporter_tls_scratch_busy_total", "TLS plaintext records that found their CPU's scratch in use (a uprobe program preempted another): sent without payload, counted as not_captured gaps.", k[ASTER_CTR_TLS_SCRATCH_BUSY]);

@@ -26,7 +26,8 @@ static_assert(offsetof(aster_event, service_id) == 46);
 static_assert(sizeof(aster_watch) == 8);
 static_assert(sizeof(aster_conn_state) == 56);
 static_assert(sizeof(aster_tls_key) == 16);
-static_assert(sizeof(aster_tls_binding) == 24);
+static_assert(sizeof(aster_tls_binding) == 32);
+static_assert(sizeof(aster_go_tls_proc) == 16);
 static_assert(ASTER_CAPTURE_DEFAULT <= ASTER_CAPTURE_MAX);
 static_assert(sizeof(aster_iov_hints) == 8);
 static_assert(sizeof(aster_iov_hint) == 24 && sizeof(aster_iov_hint) % 8 == 0,

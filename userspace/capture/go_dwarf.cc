@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "capture/go_dwarf.h"
+
+#include <dwarf.h>
+
+#include <cstring>
+
+namespace aster {
+
+bool find_member(Dwarf_Die* type, const char* member, Dwarf_Die* out) {
+  if (dwarf_child(type, out) != 0) return false;
+  do {
+    if (dwarf_tag(out) != DW_TAG_member) continue;
+    const char* name = dwarf_diename(out);
+    if (name && std::strcmp(name, member) == 0) return true;
+  } while (dwarf_siblingof(out, out) == 0);
+  return false;
+}
+
+int64_t location_of(Dwarf_Die* m) {
+  Dwarf_Attribute attr;
+  Dwarf_Word off;
+  if (!dwarf_attr(m, DW_AT_data_member_location, &attr) || dwarf_formudata(&attr, &off) != 0) return -1;
+  return static_cast<int64_t>(off);
+}
+
+int64_t member_offset(Dwarf_Die* type, const char* member) {
+  Dwarf_Die m;
+  return find_member(type, member, &m) ? location_of(&m) : -1;
+}
+
+int64_t member_with_type(Dwarf_Die* type, const char* member, Dwarf_Die* member_type) {
+  Dwarf_Die m;
+  Dwarf_Attribute attr;
+  if (!find_member(type, member, &m) || !dwarf_attr(&m, DW_AT_type, &attr) ||
+      !dwarf_formref_die(&attr, member_type)) {
+    return -1;
+  }
+  // Go names each struct type twice: the struct, and a typedef of the same
+  // name that members refer to (net.TCPConn's conn is the typedef net.conn).
+  for (int i = 0; i < 8 && dwarf_tag(member_type) == DW_TAG_typedef; ++i) {
+    if (!dwarf_attr(member_type, DW_AT_type, &attr) || !dwarf_formref_die(&attr, member_type)) return -1;
+  }
+  return location_of(&m);
+}
+
+int64_t nested_offset(Dwarf_Die* type, const char* outer, const char* inner) {
+  Dwarf_Die t;
+  int64_t base = member_with_type(type, outer, &t);
+  int64_t off = base < 0 ? -1 : member_offset(&t, inner);
+  return off < 0 ? -1 : base + off;
+}
+
+}  // namespace aster

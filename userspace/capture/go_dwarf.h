@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: Apache-2.0
+// Struct member offsets from a Go binary's DWARF (elfutils' libdw): they
+// change between Go versions, so nothing that reads a Go program's memory
+// hard-codes them. Shared by the Go TLS probes (capture/go_tls_binary) and
+// the Go runtime reader (metrics/go_runtime).
+#pragma once
+
+#include <elfutils/libdw.h>
+
+#include <cstdint>
+
+namespace aster {
+
+// The DW_TAG_member named `member` of a struct type.
+bool find_member(Dwarf_Die* type, const char* member, Dwarf_Die* out);
+// A member DIE's byte offset in its struct, -1 if it has none.
+int64_t location_of(Dwarf_Die* m);
+// A member's offset, -1 when the struct has no such member.
+int64_t member_offset(Dwarf_Die* type, const char* member);
+// A member's offset and its type's DIE (typedefs followed), from one walk
+// of the struct.
+int64_t member_with_type(Dwarf_Die* type, const char* member, Dwarf_Die* member_type);
+// Offset of `outer.inner` (a member of a member's struct type).
+int64_t nested_offset(Dwarf_Die* type, const char* outer, const char* inner);
+
+}  // namespace aster

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "capture/go_tls_binary.h"
+
+#include <capstone/capstone.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <gelf.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "capture/go_dwarf.h"
+
+namespace aster {
+namespace {
+
+constexpr const char* kRead = "crypto/tls.(*Conn).Read";
+constexpr const char* kWrite = "crypto/tls.(*Conn).Write";
+constexpr const char* kServerHandshake = "crypto/tls.(*Conn).serverHandshake";
+constexpr const char* kClientHandshake = "crypto/tls.(*Conn).clientHandshake";
+// The linker's name for the itab: "go." before Go 1.20, "go:" since.
+constexpr const char* kItabs[] = {"go.itab.*net.TCPConn,net.Conn", "go:itab.*net.TCPConn,net.Conn"};
+// Read is a few KiB; more is no Read this understands.
+constexpr uint64_t kMaxFunctionBytes = 1 << 20;
+
+struct Elf64 {
+  Elf* elf = nullptr;
+  explicit Elf64(int fd) {
+    elf_version(EV_CURRENT);
+    elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr);
+  }
+  ~Elf64() {
+    if (elf) elf_end(elf);
+  }
+  Elf_Scn* section(const char* want) const {
+    size_t shstrndx;
+    if (!elf || elf_getshdrstrndx(elf, &shstrndx) != 0) return nullptr;
+    for (Elf_Scn* s = elf_nextscn(elf, nullptr); s; s = elf_nextscn(elf, s)) {
+      GElf_Shdr sh;
+      if (!gelf_getshdr(s, &sh)) continue;
+      const char* name = elf_strptr(elf, shstrndx, sh.sh_name);
+      if (name && std::strcmp(name, want) == 0) return s;
+    }
+    return nullptr;
+  }
+};
+
+struct Symbol {
+  uint64_t vaddr = 0, size = 0;
+};
+
+// The Go build ID: the description of the "Go" note, type 4.
+std::string go_build_id(const Elf64& f) {
+  Elf_Scn* s = f.section(".note.go.buildid");
+  Elf_Data* d = s ? elf_getdata(s, nullptr) : nullptr;
+  if (!d || d->d_size < 16) return "";
+  const auto* p = static_cast<const uint8_t*>(d->d_buf);
+  uint32_t namesz, descsz;
+  std::memcpy(&namesz, p, 4);
+  std::memcpy(&descsz, p + 4, 4);
+  size_t desc = 12 + ((namesz + 3) & ~3u);
+  if (desc > d->d_size || descsz > d->d_size - desc) return "";
+  return std::string(reinterpret_cast<const char*>(p + desc), descsz);
+}
+
+// The file offset of an address in an executable segment, 0 if none.
+uint64_t file_offset(const Elf64& f, uint64_t vaddr) {
+  size_t n;
+  if (elf_getphdrnum(f.elf, &n) != 0) return 0;
+  for (size_t i = 0; i < n; ++i) {
+    GElf_Phdr ph;
+    if (gelf_getphdr(f.elf, static_cast<int>(i), &ph) && ph.p_type == PT_LOAD && (ph.p_flags & PF_X) &&
+        vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_filesz) {
+      return vaddr - ph.p_vaddr + ph.p_offset;
+    }
+  }
+  return 0;
+}
+
+// Every RET in `code` (the function at file offset `base`), as file
+// offsets. False when the bytes do not disassemble to their end: a RET
+// missed would leave that return's plaintext unread.
+bool find_returns(const uint8_t* code, size_t size, uint64_t base, std::vector<uint64_t>* out, std::string* error) {
+  csh h;
+  if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK) {
+    *error = "capstone cannot disassemble x86-64";
+    return false;
+  }
+  cs_insn* insn = cs_malloc(h);
+  const uint8_t* p = code;
+  size_t left = size;
+  uint64_t addr = base;
+  while (left > 0 && cs_disasm_iter(h, &p, &left, &addr, insn)) {
+    if (insn->id == X86_INS_RET) out->push_back(insn->address);
+  }
+  cs_free(insn, 1);
+  cs_close(&h);
+  if (left > 0) {
+    *error = "cannot disassemble " + std::string(kRead) + " at +" + std::to_string(size - left);
+    return false;
+  }
+  if (out->empty()) {
+    *error = std::string(kRead) + " has no RET instruction";
+    return false;
+  }
+  return true;
+}
+
+// tls.Conn.conn, net.TCPConn.conn.fd and netFD.pfd.Sysfd, from DWARF.
+bool find_offsets(const Elf64& f, GoTlsLayout* g, std::chrono::milliseconds budget, std::string* error) {
+  Dwarf* dw = dwarf_begin_elf(f.elf, DWARF_C_READ, nullptr);
+  if (!dw) {
+    *error = "no DWARF (built with -ldflags=-w or stripped): the offsets from tls.Conn to its socket are unknown";
+    return false;
+  }
+  auto deadline = std::chrono::steady_clock::now() + budget;
+  bool tls = false, tcp = false, netfd = false;
+  Dwarf_Off off = 0, next;
+  size_t hsize;
+  while (!(tls && tcp && netfd) && dwarf_nextcu(dw, off, &next, &hsize, nullptr, nullptr, nullptr) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      dwarf_end(dw);
+      *error = "its DWARF took longer than " + std::to_string(budget.count()) + " ms to read";
+      return false;
+    }
+    Dwarf_Die cu, die;
+    if (dwarf_offdie(dw, off + hsize, &cu) && dwarf_child(&cu, &die) == 0) {
+      do {
+        if (dwarf_tag(&die) != DW_TAG_structure_type) continue;
+        const char* name = dwarf_diename(&die);
+        if (!name) continue;
+        if (!tls && std::strcmp(name, "crypto/tls.Conn") == 0) {
+          g->conn_off = member_offset(&die, "conn");
+          tls = true;
+        } else if (!tcp && std::strcmp(name, "net.TCPConn") == 0) {
+          g->tcpconn_fd_off = nested_offset(&die, "conn", "fd");
+          tcp = true;
+        } else if (!netfd && std::strcmp(name, "net.netFD") == 0) {
+          g->netfd_sysfd_off = nested_offset(&die, "pfd", "Sysfd");
+          netfd = true;
+        }
+      } while (dwarf_siblingof(&die, &die) == 0);
+    }
+    off = next;
+  }
+  dwarf_end(dw);
+  if (g->conn_off < 0 || g->tcpconn_fd_off < 0 || g->netfd_sysfd_off < 0) {
+    *error = "its DWARF lacks tls.Conn.conn, net.TCPConn.conn.fd or netFD.pfd.Sysfd";
+    return false;
+  }
+  if (g->conn_off > 0xffff || g->tcpconn_fd_off > 0xffff || g->netfd_sysfd_off > 0xffff) {
+    *error = "struct offsets beyond 64 KiB";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool is_go_executable(int fd) {
+  Elf64 f(fd);
+  return f.elf && (f.section(".go.buildinfo") || f.section(".note.go.buildid"));
+}
+
+std::optional<GoTlsLayout> inspect_go_tls(int fd, std::chrono::milliseconds budget, std::string* error) {
+  error->clear();
+  Elf64 f(fd);
+  GElf_Ehdr eh;
+  if (!f.elf || !gelf_getehdr(f.elf, &eh) || eh.e_machine != EM_X86_64) {
+    *error = "not an x86-64 ELF file";
+    return std::nullopt;
+  }
+  GoTlsLayout g;
+  g.build_id = go_build_id(f);
+  Elf_Scn* symtab = f.section(".symtab");
+  if (!symtab) {
+    // Go keeps function names in .gopclntab even then, but the itab's
+    // address and the struct offsets went with .symtab and DWARF.
+    *error = "stripped (no symbol table)";
+    return std::nullopt;
+  }
+  Symbol read, write, server_hs, client_hs, itab;
+  GElf_Shdr sh;
+  gelf_getshdr(symtab, &sh);
+  Elf_Data* d = elf_getdata(symtab, nullptr);
+  size_t n = sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
+  for (size_t i = 0; d && i < n; ++i) {
+    GElf_Sym sym;
+    if (!gelf_getsym(d, static_cast<int>(i), &sym) || sym.st_shndx == SHN_UNDEF) continue;
+    const char* name = elf_strptr(f.elf, sh.sh_link, sym.st_name);
+    if (!name || (name[0] != 'c' && name[0] != 'g')) continue;
+    Symbol s{sym.st_value, sym.st_size};
+    if (std::strcmp(name, kRead) == 0) read = s;
+    else if (std::strcmp(name, kWrite) == 0) write = s;
+    else if (std::strcmp(name, kServerHandshake) == 0) server_hs = s;
+    else if (std::strcmp(name, kClientHandshake) == 0) client_hs = s;
+    else if (std::strcmp(name, kItabs[0]) == 0 || std::strcmp(name, kItabs[1]) == 0) itab = s;
+  }
+  if (!read.vaddr || !write.vaddr) return std::nullopt;  // no crypto/tls in this program
+  if (eh.e_type != ET_EXEC) {
+    *error = "a position-independent executable (the itab's address differs per process; not supported yet)";
+    return std::nullopt;
+  }
+  if (!server_hs.vaddr || !client_hs.vaddr || !itab.vaddr) {
+    *error = "it lacks the handshake functions or the (*net.TCPConn, net.Conn) itab";
+    return std::nullopt;
+  }
+  g.read = file_offset(f, read.vaddr);
+  g.write = file_offset(f, write.vaddr);
+  g.server_handshake = file_offset(f, server_hs.vaddr);
+  g.client_handshake = file_offset(f, client_hs.vaddr);
+  g.tcpconn_itab = itab.vaddr;
+  if (!g.read || !g.write || !g.server_handshake || !g.client_handshake || !read.size ||
+      read.size > kMaxFunctionBytes) {
+    *error = std::string("cannot place ") + kRead + " or its siblings in the file";
+    return std::nullopt;
+  }
+  std::vector<uint8_t> code(read.size);
+  if (pread(fd, code.data(), code.size(), static_cast<off_t>(g.read)) != static_cast<ssize_t>(code.size())) {
+    *error = std::string("cannot read the bytes of ") + kRead;
+    return std::nullopt;
+  }
+  if (!find_returns(code.data(), code.size(), g.read, &g.read_returns, error)) return std::nullopt;
+  if (!find_offsets(f, &g, budget, error)) return std::nullopt;
+  return g;
+}
+
+}  // namespace aster
