@@ -7,6 +7,18 @@
 
 namespace aster {
 
+Elf_Scn* elf_section(Elf* elf, const char* want) {
+  size_t shstrndx;
+  if (!elf || elf_getshdrstrndx(elf, &shstrndx) != 0) return nullptr;
+  for (Elf_Scn* s = elf_nextscn(elf, nullptr); s; s = elf_nextscn(elf, s)) {
+    GElf_Shdr sh;
+    if (!gelf_getshdr(s, &sh)) continue;
+    const char* name = elf_strptr(elf, shstrndx, sh.sh_name);
+    if (name && std::strcmp(name, want) == 0) return s;
+  }
+  return nullptr;
+}
+
 bool find_member(Dwarf_Die* type, const char* member, Dwarf_Die* out) {
   if (dwarf_child(type, out) != 0) return false;
   do {

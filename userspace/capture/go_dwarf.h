@@ -6,10 +6,14 @@
 #pragma once
 
 #include <elfutils/libdw.h>
+#include <gelf.h>
 
 #include <cstdint>
 
 namespace aster {
+
+// The section of that name, or null.
+Elf_Scn* elf_section(Elf* elf, const char* name);
 
 // The DW_TAG_member named `member` of a struct type.
 bool find_member(Dwarf_Die* type, const char* member, Dwarf_Die* out);

@@ -33,15 +33,7 @@ struct Elf64 {
     if (elf) elf_end(elf);
   }
   Elf_Scn* section(const char* want) const {
-    size_t shstrndx;
-    if (!elf || elf_getshdrstrndx(elf, &shstrndx) != 0) return nullptr;
-    for (Elf_Scn* s = elf_nextscn(elf, nullptr); s; s = elf_nextscn(elf, s)) {
-      GElf_Shdr sh;
-      if (!gelf_getshdr(s, &sh)) continue;
-      const char* name = elf_strptr(elf, shstrndx, sh.sh_name);
-      if (name && std::strcmp(name, want) == 0) return s;
-    }
-    return nullptr;
+    return elf_section(elf, want);
   }
 };
 

@@ -234,14 +234,22 @@ bool TlsLibraryProbes::attach(const Library& lib, int fd, const std::string& sho
   }
   if (lib.role == Library::Role::kLoader) probes = {{"_dl_debug_state", programs_.libs_changed, false, 0, true}};
   if (programs_.multi) return attach_multi(probes, fd, shown_path, lib.what);
+  return attach_perf(probes, nullptr, path, shown_path, lib.what);
+}
+
+bool TlsLibraryProbes::attach_perf(const std::vector<Probe>& probes, const std::vector<uint64_t>* offsets,
+                                   const std::string& path, const std::string& shown_path, const char* what) {
   std::vector<bpf_link*> made;
-  for (const Probe& p : probes) {
-    LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = p.cookie, .retprobe = p.ret, .func_name = p.func);
-    bpf_link* link = bpf_program__attach_uprobe_opts(p.prog, -1, path.c_str(), 0, &opts);
+  for (size_t i = 0; i < probes.size(); ++i) {
+    const Probe& p = probes[i];
+    // By name (libbpf resolves it), or at the offset given.
+    LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = p.cookie, .retprobe = p.ret,
+                .func_name = offsets ? nullptr : p.func);
+    bpf_link* link = bpf_program__attach_uprobe_opts(p.prog, -1, path.c_str(), offsets ? (*offsets)[i] : 0, &opts);
     if (!link) {
       int e = errno;
       if (!p.required) continue;  // an older library without the _ex calls
-      LOG_WARN("cannot probe %s in %s (%s): %s%s", p.func, shown_path.c_str(), lib.what, strerror(e),
+      LOG_WARN("cannot probe %s in %s (%s): %s%s", p.func, shown_path.c_str(), what, strerror(e),
                e == EACCES ? " (on kernels before 6.6 uprobes need CAP_SYS_ADMIN)" : "");
       for (bpf_link* l : made) bpf_link__destroy(l);
       return false;
@@ -379,22 +387,7 @@ bool TlsLibraryProbes::attach_go(const GoTlsLayout& g, int fd, const std::string
     offsets.push_back(ret);
   }
   if (programs_.multi) return attach_multi_at(probes, offsets, fd, shown_path, what);
-  std::string path = "/proc/self/fd/" + std::to_string(fd);
-  std::vector<bpf_link*> made;
-  for (size_t i = 0; i < probes.size(); ++i) {
-    LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = probes[i].cookie);
-    bpf_link* link = bpf_program__attach_uprobe_opts(probes[i].prog, -1, path.c_str(), offsets[i], &opts);
-    if (!link) {
-      int e = errno;
-      LOG_WARN("cannot probe %s in %s (%s): %s%s", probes[i].func, shown_path.c_str(), what, strerror(e),
-               e == EACCES ? " (on kernels before 6.6 uprobes need CAP_SYS_ADMIN)" : "");
-      for (bpf_link* l : made) bpf_link__destroy(l);
-      return false;
-    }
-    made.push_back(link);
-  }
-  links_.insert(links_.end(), made.begin(), made.end());
-  return true;
+  return attach_perf(probes, &offsets, "/proc/self/fd/" + std::to_string(fd), shown_path, what);
 }
 
 }  // namespace aster

@@ -90,6 +90,10 @@ class TlsLibraryProbes {
   // when a function it needs is missing.
   bool attach(const Library& lib, int fd, const std::string& shown_path);
   bool attach_multi(const std::vector<Probe>& probes, int fd, const std::string& shown_path, const char* what);
+  // Perf-event uprobes (kernels before 6.6), by function name or, with
+  // `offsets`, at offsets[i] for probes[i].
+  bool attach_perf(const std::vector<Probe>& probes, const std::vector<uint64_t>* offsets, const std::string& path,
+                   const std::string& shown_path, const char* what);
   // The same with the file offsets known (offsets[i] for probes[i]; 0: skip it).
   bool attach_multi_at(const std::vector<Probe>& probes, const std::vector<uint64_t>& offsets, int fd,
                        const std::string& shown_path, const char* what);
