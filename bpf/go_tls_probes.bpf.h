@@ -4,7 +4,11 @@
  * uprobes sit on the executable itself): crypto/tls.(*Conn).Write at its
  * entry, (*Conn).Read at its entry and at each of its RET instructions
  * (userspace finds them by disassembling the function), and the two
- * handshake functions at entry. Never uretprobes: a uretprobe rewrites the
+ * handshake functions at entry. "Entry" is the instruction past the
+ * function's stack-bound check (userspace finds it): the check's morestack
+ * path jumps back to the first instruction, so a probe there fires twice
+ * for one call whenever the stack grows or the scheduler preempts the
+ * goroutine there, and a Write's plaintext would be sent twice. Never uretprobes: a uretprobe rewrites the
  * return address on the goroutine's stack, which the Go runtime copies
  * when it grows the stack, and the program crashes.
  *

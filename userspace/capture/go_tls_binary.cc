@@ -98,6 +98,21 @@ bool find_returns(const uint8_t* code, size_t size, uint64_t base, std::vector<u
   return true;
 }
 
+bool probe_point(int fd, uint64_t entry, const char* name, uint64_t* out, std::string* error) {
+  uint8_t code[32];
+  if (pread(fd, code, sizeof(code), static_cast<off_t>(entry)) != static_cast<ssize_t>(sizeof(code))) {
+    *error = std::string("cannot read the bytes of ") + name;
+    return false;
+  }
+  std::optional<uint64_t> at = past_stack_check(code, sizeof(code), entry);
+  if (!at) {
+    *error = std::string(name) + " starts with a stack check of a shape not known here";
+    return false;
+  }
+  *out = *at;
+  return true;
+}
+
 // tls.Conn.conn, net.TCPConn.conn.fd and netFD.pfd.Sysfd, from DWARF.
 bool find_offsets(const Elf64& f, GoTlsLayout* g, std::chrono::milliseconds budget, std::string* error) {
   Dwarf* dw = dwarf_begin_elf(f.elf, DWARF_C_READ, nullptr);
@@ -148,6 +163,35 @@ bool find_offsets(const Elf64& f, GoTlsLayout* g, std::chrono::milliseconds budg
 }
 
 }  // namespace
+
+std::optional<uint64_t> past_stack_check(const uint8_t* code, size_t size, uint64_t entry) {
+  csh h;
+  if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK) return std::nullopt;
+  cs_insn* insn = cs_malloc(h);
+  const uint8_t* p = code;
+  size_t left = size;
+  uint64_t addr = entry;
+  enum { kStart, kLea, kCmp } state = kStart;
+  std::optional<uint64_t> out;
+  while (!out && cs_disasm_iter(h, &p, &left, &addr, insn)) {
+    std::string ops = insn->op_str;
+    if (state == kStart && insn->id == X86_INS_LEA && ops.rfind("r12, ", 0) == 0) {
+      state = kLea;
+    } else if (state != kCmp && insn->id == X86_INS_CMP && ops.find("[r14 + 0x10]") != std::string::npos &&
+               ops.rfind(state == kLea ? "r12, " : "rsp, ", 0) == 0) {
+      state = kCmp;
+    } else if (state == kCmp && insn->id == X86_INS_JBE) {
+      out = addr;  // the instruction after the jump
+    } else if (state == kStart) {
+      out = entry;  // no stack check (NOSPLIT): nothing runs it twice
+    } else {
+      break;
+    }
+  }
+  cs_free(insn, 1);
+  cs_close(&h);
+  return out;
+}
 
 bool is_go_executable(int fd) {
   Elf64 f(fd);
@@ -207,12 +251,21 @@ std::optional<GoTlsLayout> inspect_go_tls(int fd, std::chrono::milliseconds budg
     *error = std::string("cannot place ") + kRead + " or its siblings in the file";
     return std::nullopt;
   }
+  // The entries' probes go past the stack check (see past_stack_check in the header);
+  // the RETs are found from the true entry.
+  uint64_t read_entry = g.read;
+  if (!probe_point(fd, read_entry, kRead, &g.read, error) ||
+      !probe_point(fd, g.write, kWrite, &g.write, error) ||
+      !probe_point(fd, g.server_handshake, kServerHandshake, &g.server_handshake, error) ||
+      !probe_point(fd, g.client_handshake, kClientHandshake, &g.client_handshake, error)) {
+    return std::nullopt;
+  }
   std::vector<uint8_t> code(read.size);
-  if (pread(fd, code.data(), code.size(), static_cast<off_t>(g.read)) != static_cast<ssize_t>(code.size())) {
+  if (pread(fd, code.data(), code.size(), static_cast<off_t>(read_entry)) != static_cast<ssize_t>(code.size())) {
     *error = std::string("cannot read the bytes of ") + kRead;
     return std::nullopt;
   }
-  if (!find_returns(code.data(), code.size(), g.read, &g.read_returns, error)) return std::nullopt;
+  if (!find_returns(code.data(), code.size(), read_entry, &g.read_returns, error)) return std::nullopt;
   if (!find_offsets(f, &g, budget, error)) return std::nullopt;
   return g;
 }

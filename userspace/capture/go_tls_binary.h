@@ -22,12 +22,29 @@ namespace aster {
 
 struct GoTlsLayout {
   std::string build_id;  // the Go build ID (.note.go.buildid), what the cache is keyed by
-  uint64_t read = 0, write = 0;                   // file offsets of the function entries
+  uint64_t read = 0, write = 0;                   // file offsets of the probes: past each function's stack check
   uint64_t server_handshake = 0, client_handshake = 0;
   std::vector<uint64_t> read_returns;             // file offsets of Read's RET instructions
   uint64_t tcpconn_itab = 0;                      // link-time address
   int64_t conn_off = -1, tcpconn_fd_off = -1, netfd_sysfd_off = -1;
 };
+
+// Where a function's uprobe goes: past Go's stack-bound check. A Go
+// function starts by comparing the stack pointer (or, for a larger frame,
+// r12 = rsp - frame) with g.stackguard0 ([r14+0x10]) and jumping to its
+// morestack tail when the stack must grow or the scheduler asked for a
+// preemption (stackguard0 = stackPreempt); that tail spills the register
+// arguments, calls runtime.morestack, restores them and jumps back to the
+// entry. A probe at the entry then fires twice for one call (once per
+// pass, possibly on two threads), and a Write's plaintext is sent twice:
+// one answer more than the requests. The instruction after the jump runs
+// once per call, and the instructions before it leave the argument registers
+// alone. A function without the check (NOSPLIT) is probed at its entry;
+// any other prologue is not probed rather than probed at the wrong place.
+// `code`: the function's first bytes (32 are enough), `entry` their file
+// offset; returns the probe's file offset, nullopt for a prologue of
+// another shape.
+std::optional<uint64_t> past_stack_check(const uint8_t* code, size_t size, uint64_t entry);
 
 // Whether the file open as `fd` is a Go executable at all (a .go.buildinfo
 // section or a Go build ID note): only those are worth inspect_go_tls.
