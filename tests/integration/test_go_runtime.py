@@ -14,11 +14,19 @@ from harness import Exporter, Proc, curl, free_port, wait_for, wait_port
 GOSRC = os.path.join(harness.SERVERS, "goserver")
 
 
-def build_goserver(out_dir, src=GOSRC, name="goserver"):
+def build_goserver(out_dir, src=GOSRC, name="goserver", shared=()):
     """Builds the Go server in `src` (tests/integration/servers/...) with
-    Debian's Go into out_dir/name."""
+    Debian's Go into out_dir/name; `shared`: files of other servers' folders
+    (goserver/truth.go) built with it."""
     binary = os.path.join(out_dir, name)
     env = dict(os.environ, GO111MODULE="off", GOCACHE=os.path.join(out_dir, "cache"), GOPATH=out_dir)
+    if shared:
+        # Go builds named files from one directory only: copy them together.
+        tree = os.path.join(out_dir, name + "-src")
+        os.makedirs(tree, exist_ok=True)
+        for f in [os.path.join(src, f) for f in os.listdir(src)] + list(shared):
+            shutil.copy(f, tree)
+        src = tree
     # Its files by name: GOPATH mode builds no package from an absolute directory.
     sources = sorted(os.path.join(src, f) for f in os.listdir(src) if f.endswith(".go"))
     subprocess.run(["go", "build", "-o", binary, *sources], check=True, env=env, timeout=300)

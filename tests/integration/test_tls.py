@@ -67,6 +67,19 @@ def unverified():
     return ctx
 
 
+def keepalive_https_get(test, port):
+    """One keep-alive HTTPS connection to 127.0.0.1:port (closed at the
+    test's end); returns get(path) -> (status, body bytes) over it."""
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=unverified(), timeout=10)
+    test.addCleanup(conn.close)
+
+    def get(path):
+        conn.request("GET", path)
+        r = conn.getresponse()
+        return r.status, len(r.read())
+    return get
+
+
 def assert_clean_tls(test, m, not_http=0):
     """`not_http`: connections allowed to count as not HTTP (their ciphertext
     moved before the library was probed)."""

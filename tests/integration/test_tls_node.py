@@ -9,7 +9,6 @@ nodejs 18 through libnode108: what a fresh machine and CI run; the binary is
 $ASTER_TEST_NODE, default `node` on PATH), and one with OpenSSL built into its
 executable (NodeSource's node, probed on the executable itself), tested where
 such a binary is present."""
-import http.client
 import os
 import shutil
 import subprocess
@@ -19,7 +18,7 @@ import unittest
 import harness
 from harness import Exporter, Proc, curl, free_port, make_cert, wait_port
 from test_pipeline import as_label_path, exporter_view
-from test_tls import assert_clean_tls, unverified, wait_probed
+from test_tls import assert_clean_tls, keepalive_https_get, wait_probed
 
 NODE_TLS_SERVER = os.path.join(harness.SERVERS, "node_tls_server.js")
 
@@ -139,13 +138,7 @@ class NodeTlsChecks:
         """Bound at its first response after the start (that exchange's
         plaintext is counted as unbound, visibly), counted from the next."""
         srv = self.server()
-        conn = http.client.HTTPSConnection("127.0.0.1", srv.port, context=unverified(), timeout=10)
-        self.addCleanup(conn.close)
-
-        def get(path):
-            conn.request("GET", path)
-            r = conn.getresponse()
-            return r.status, len(r.read())
+        get = keepalive_https_get(self, srv.port)
         self.assertEqual(get("/bytes/5"), (200, 5))
         exporter = self.watch(srv)
         self.assertEqual(get("/bytes/6"), (200, 6))

@@ -19,6 +19,19 @@ Elf_Scn* elf_section(Elf* elf, const char* want) {
   return nullptr;
 }
 
+void for_each_symbol(Elf* elf, Elf_Scn* symtab, const std::function<void(const char* name, const GElf_Sym& sym)>& visit) {
+  GElf_Shdr sh;
+  if (!gelf_getshdr(symtab, &sh)) return;
+  Elf_Data* d = elf_getdata(symtab, nullptr);
+  size_t n = sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
+  for (size_t i = 0; d && i < n; ++i) {
+    GElf_Sym sym;
+    if (!gelf_getsym(d, static_cast<int>(i), &sym)) continue;
+    const char* name = elf_strptr(elf, sh.sh_link, sym.st_name);
+    if (name) visit(name, sym);
+  }
+}
+
 bool find_member(Dwarf_Die* type, const char* member, Dwarf_Die* out) {
   if (dwarf_child(type, out) != 0) return false;
   do {
@@ -61,6 +74,25 @@ int64_t nested_offset(Dwarf_Die* type, const char* outer, const char* inner) {
   int64_t base = member_with_type(type, outer, &t);
   int64_t off = base < 0 ? -1 : member_offset(&t, inner);
   return off < 0 ? -1 : base + off;
+}
+
+bool for_each_struct(Dwarf* dw, std::chrono::steady_clock::time_point deadline,
+                     const std::function<bool(const char* name, Dwarf_Die* die)>& visit) {
+  Dwarf_Off off = 0, next;
+  size_t hsize;
+  while (dwarf_nextcu(dw, off, &next, &hsize, nullptr, nullptr, nullptr) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    Dwarf_Die cu, die;
+    if (dwarf_offdie(dw, off + hsize, &cu) && dwarf_child(&cu, &die) == 0) {
+      do {
+        if (dwarf_tag(&die) != DW_TAG_structure_type) continue;
+        const char* name = dwarf_diename(&die);
+        if (name && visit(name, &die)) return true;
+      } while (dwarf_siblingof(&die, &die) == 0);
+    }
+    off = next;
+  }
+  return true;
 }
 
 }  // namespace aster

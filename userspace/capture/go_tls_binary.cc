@@ -120,35 +120,24 @@ bool find_offsets(const Elf64& f, GoTlsLayout* g, std::chrono::milliseconds budg
     *error = "no DWARF (built with -ldflags=-w or stripped): the offsets from tls.Conn to its socket are unknown";
     return false;
   }
-  auto deadline = std::chrono::steady_clock::now() + budget;
   bool tls = false, tcp = false, netfd = false;
-  Dwarf_Off off = 0, next;
-  size_t hsize;
-  while (!(tls && tcp && netfd) && dwarf_nextcu(dw, off, &next, &hsize, nullptr, nullptr, nullptr) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      dwarf_end(dw);
-      *error = "its DWARF took longer than " + std::to_string(budget.count()) + " ms to read";
-      return false;
+  bool in_time = for_each_struct(dw, std::chrono::steady_clock::now() + budget, [&](const char* name, Dwarf_Die* die) {
+    if (!tls && std::strcmp(name, "crypto/tls.Conn") == 0) {
+      g->conn_off = member_offset(die, "conn");
+      tls = true;
+    } else if (!tcp && std::strcmp(name, "net.TCPConn") == 0) {
+      g->tcpconn_fd_off = nested_offset(die, "conn", "fd");
+      tcp = true;
+    } else if (!netfd && std::strcmp(name, "net.netFD") == 0) {
+      g->netfd_sysfd_off = nested_offset(die, "pfd", "Sysfd");
+      netfd = true;
     }
-    Dwarf_Die cu, die;
-    if (dwarf_offdie(dw, off + hsize, &cu) && dwarf_child(&cu, &die) == 0) {
-      do {
-        if (dwarf_tag(&die) != DW_TAG_structure_type) continue;
-        const char* name = dwarf_diename(&die);
-        if (!name) continue;
-        if (!tls && std::strcmp(name, "crypto/tls.Conn") == 0) {
-          g->conn_off = member_offset(&die, "conn");
-          tls = true;
-        } else if (!tcp && std::strcmp(name, "net.TCPConn") == 0) {
-          g->tcpconn_fd_off = nested_offset(&die, "conn", "fd");
-          tcp = true;
-        } else if (!netfd && std::strcmp(name, "net.netFD") == 0) {
-          g->netfd_sysfd_off = nested_offset(&die, "pfd", "Sysfd");
-          netfd = true;
-        }
-      } while (dwarf_siblingof(&die, &die) == 0);
-    }
-    off = next;
+    return tls && tcp && netfd;
+  });
+  if (!in_time) {
+    dwarf_end(dw);
+    *error = "its DWARF took longer than " + std::to_string(budget.count()) + " ms to read";
+    return false;
   }
   dwarf_end(dw);
   if (g->conn_off < 0 || g->tcpconn_fd_off < 0 || g->netfd_sysfd_off < 0) {
@@ -216,22 +205,15 @@ std::optional<GoTlsLayout> inspect_go_tls(int fd, std::chrono::milliseconds budg
     return std::nullopt;
   }
   Symbol read, write, server_hs, client_hs, itab;
-  GElf_Shdr sh;
-  gelf_getshdr(symtab, &sh);
-  Elf_Data* d = elf_getdata(symtab, nullptr);
-  size_t n = sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
-  for (size_t i = 0; d && i < n; ++i) {
-    GElf_Sym sym;
-    if (!gelf_getsym(d, static_cast<int>(i), &sym) || sym.st_shndx == SHN_UNDEF) continue;
-    const char* name = elf_strptr(f.elf, sh.sh_link, sym.st_name);
-    if (!name || (name[0] != 'c' && name[0] != 'g')) continue;
+  for_each_symbol(f.elf, symtab, [&](const char* name, const GElf_Sym& sym) {
+    if (sym.st_shndx == SHN_UNDEF || (name[0] != 'c' && name[0] != 'g')) return;
     Symbol s{sym.st_value, sym.st_size};
     if (std::strcmp(name, kRead) == 0) read = s;
     else if (std::strcmp(name, kWrite) == 0) write = s;
     else if (std::strcmp(name, kServerHandshake) == 0) server_hs = s;
     else if (std::strcmp(name, kClientHandshake) == 0) client_hs = s;
     else if (std::strcmp(name, kItabs[0]) == 0 || std::strcmp(name, kItabs[1]) == 0) itab = s;
-  }
+  });
   if (!read.vaddr || !write.vaddr) return std::nullopt;  // no crypto/tls in this program
   if (eh.e_type != ET_EXEC) {
     *error = "a position-independent executable (the itab's address differs per process; not supported yet)";

@@ -80,21 +80,14 @@ std::string version_from(const ElfFile& f) {
 void find_symbols(const ElfFile& f, GoLayout& g) {
   Elf_Scn* s = f.section(".symtab");
   if (!s) return;
-  GElf_Shdr sh;
-  gelf_getshdr(s, &sh);
-  Elf_Data* d = elf_getdata(s, nullptr);
-  size_t n = sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
-  for (size_t i = 0; d && i < n; ++i) {
-    GElf_Sym sym;
-    if (!gelf_getsym(d, static_cast<int>(i), &sym)) continue;
-    const char* name = elf_strptr(f.elf, sh.sh_link, sym.st_name);
-    if (!name || std::strncmp(name, "runtime.", 8) != 0) continue;
+  for_each_symbol(f.elf, s, [&](const char* name, const GElf_Sym& sym) {
+    if (std::strncmp(name, "runtime.", 8) != 0) return;
     if (std::strcmp(name, "runtime.allglen") == 0) g.allglen = sym.st_value;
     else if (std::strcmp(name, "runtime.allp") == 0) g.allp = sym.st_value;
     else if (std::strcmp(name, "runtime.sched") == 0) g.sched = sym.st_value;
     else if (std::strcmp(name, "runtime.memstats") == 0) g.memstats = sym.st_value;
     else if (std::strcmp(name, "runtime.mheap_") == 0) g.mheap = sym.st_value;
-  }
+  });
 }
 
 // Offset of an integer member that newer Go versions wrap in an atomic type
@@ -114,36 +107,25 @@ void find_offsets(const ElfFile& f, GoLayout& g) {
   Dwarf* dw = dwarf_begin_elf(f.elf, DWARF_C_READ, nullptr);
   if (!dw) return;
   bool have_p = false, have_sched = false, have_ms = false, have_mh = false;
-  Dwarf_Off off = 0, next;
-  size_t hsize;
-  while (!(have_p && have_sched && have_ms && have_mh) &&
-         dwarf_nextcu(dw, off, &next, &hsize, nullptr, nullptr, nullptr) == 0) {
-    Dwarf_Die cu, die;
-    if (dwarf_offdie(dw, off + hsize, &cu) && dwarf_child(&cu, &die) == 0) {
-      do {
-        if (dwarf_tag(&die) != DW_TAG_structure_type) continue;
-        const char* name = dwarf_diename(&die);
-        if (!name) continue;
-        if (!have_p && std::strcmp(name, "runtime.p") == 0) {
-          g.p_gfree_n = nested_offset(&die, "gFree", "n");
-          have_p = true;
-        } else if (!have_sched && std::strcmp(name, "runtime.schedt") == 0) {
-          g.sched_ngsys = member_offset(&die, "ngsys");
-          g.sched_gfree_n = nested_offset(&die, "gFree", "n");
-          have_sched = true;
-        } else if (!have_ms && std::strcmp(name, "runtime.mstats") == 0) {
-          g.ms_numgc = member_offset(&die, "numgc");
-          g.ms_pause_total_ns = member_offset(&die, "pause_total_ns");
-          g.ms_pause_ns = member_offset(&die, "pause_ns");
-          have_ms = true;
-        } else if (!have_mh && std::strcmp(name, "runtime.mheap") == 0) {
-          g.mh_pages_in_use = counter_offset(&die, "pagesInUse");
-          have_mh = true;
-        }
-      } while (dwarf_siblingof(&die, &die) == 0);
+  for_each_struct(dw, std::chrono::steady_clock::time_point::max(), [&](const char* name, Dwarf_Die* die) {
+    if (!have_p && std::strcmp(name, "runtime.p") == 0) {
+      g.p_gfree_n = nested_offset(die, "gFree", "n");
+      have_p = true;
+    } else if (!have_sched && std::strcmp(name, "runtime.schedt") == 0) {
+      g.sched_ngsys = member_offset(die, "ngsys");
+      g.sched_gfree_n = nested_offset(die, "gFree", "n");
+      have_sched = true;
+    } else if (!have_ms && std::strcmp(name, "runtime.mstats") == 0) {
+      g.ms_numgc = member_offset(die, "numgc");
+      g.ms_pause_total_ns = member_offset(die, "pause_total_ns");
+      g.ms_pause_ns = member_offset(die, "pause_ns");
+      have_ms = true;
+    } else if (!have_mh && std::strcmp(name, "runtime.mheap") == 0) {
+      g.mh_pages_in_use = counter_offset(die, "pagesInUse");
+      have_mh = true;
     }
-    off = next;
-  }
+    return have_p && have_sched && have_ms && have_mh;
+  });
   dwarf_end(dw);
 }
 
