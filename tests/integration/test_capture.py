@@ -453,3 +453,32 @@ class GoStreamingCaptureTest(CaptureCase):
         curl("--data-binary", "u" * 300, f"{base}/upload")
         curl("-H", "Transfer-Encoding: chunked", "--data-binary", "c" * 2000, f"{base}/upload")
         self.check_replay("goserver", 4 + 2)
+
+
+class GoTlsCaptureTest(CaptureCase):
+    """Go crypto/tls (uprobes on the executable: Write at entry past its
+    stack check, Read at its RETs): the capture holds the plaintext records
+    of a keep-alive connection (GETs of one record and of several, a 404)
+    and two uploads, one larger than a TLS record."""
+    name = "go_tls_keepalive_upload"
+
+    def test_replay_equals_live(self):
+        from test_go_tls import SERVICE, TRUTH_GO, GOTLS_SRC, GoTlsServer, wait_probed
+        srv = GoTlsServer(build_goserver(self.dir, src=GOTLS_SRC, name=SERVICE, shared=[TRUTH_GO]))
+        self.addCleanup(srv.stop)
+        wait_port(srv.port)
+        self.start_exporter(f"--target.port={srv.port}")
+        self.exporter.wait_watching(SERVICE)
+        wait_probed(self.exporter)
+        base = f"https://127.0.0.1:{srv.port}"
+        self.assertEqual(curl(f"{base}/bytes/300", f"{base}/bytes/40000", f"{base}/nothing"),
+                         [(200, 300), (200, 40000), (404, 8)])
+        self.assertEqual(curl("-d", "u" * 5000, f"{base}/echo"), [(200, 5000)])
+        self.assertEqual(curl("-d", "v" * 30000, f"{base}/echo"), [(200, 30000)])
+        live = self.exporter.wait_count(5, service=SERVICE)
+        self.assertEqual(live.get("aster_exporter_tls_plaintext_unbound_total"), 0, "every record in the capture")
+        self.check_replay(SERVICE, 5)
+        m = Metrics(replay(self.capture))
+        self.assertEqual(m.get("aster_exporter_connections_total", event="tls"), 3)
+        self.assertEqual(m.get("aster_http_request_size_bytes_sum", method="POST"), 35000)
+        self.assertEqual(m.get("aster_http_response_size_bytes_sum", path="/bytes/:id"), 40300)
