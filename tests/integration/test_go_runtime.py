@@ -1,5 +1,6 @@
 """Go runtime metrics of a watched Go program, read from outside, against
 the program's own runtime figures."""
+import atexit
 import os
 import re
 import shutil
@@ -14,12 +15,25 @@ from harness import Exporter, Proc, curl, free_port, wait_for, wait_port
 GOSRC = os.path.join(harness.SERVERS, "goserver")
 
 
-def build_goserver(out_dir, src=GOSRC, name="goserver", shared=()):
+_GOCACHE = []
+
+
+def go_cache():
+    """One Go build cache for the whole run (removed at exit): each attach
+    mode and each build variant then compiles only what differs."""
+    if not _GOCACHE:
+        _GOCACHE.append(tempfile.mkdtemp(prefix="aster-gocache-"))
+        atexit.register(shutil.rmtree, _GOCACHE[0], True)
+    return _GOCACHE[0]
+
+
+def build_goserver(out_dir, src=GOSRC, name="goserver", shared=(), flags=()):
     """Builds the Go server in `src` (tests/integration/servers/...) with
     Debian's Go into out_dir/name; `shared`: files of other servers' folders
-    (goserver/truth.go) built with it."""
+    (goserver/truth.go) built with it; `flags`: go build's own
+    (-buildmode=pie, -ldflags=-s -w)."""
     binary = os.path.join(out_dir, name)
-    env = dict(os.environ, GO111MODULE="off", GOCACHE=os.path.join(out_dir, "cache"), GOPATH=out_dir)
+    env = dict(os.environ, GO111MODULE="off", GOCACHE=go_cache(), GOPATH=out_dir)
     if shared:
         # Go builds named files from one directory only: copy them together.
         tree = os.path.join(out_dir, name + "-src")
@@ -29,7 +43,7 @@ def build_goserver(out_dir, src=GOSRC, name="goserver", shared=()):
         src = tree
     # Its files by name: GOPATH mode builds no package from an absolute directory.
     sources = sorted(os.path.join(src, f) for f in os.listdir(src) if f.endswith(".go"))
-    subprocess.run(["go", "build", "-o", binary, *sources], check=True, env=env, timeout=300)
+    subprocess.run(["go", "build", *flags, "-o", binary, *sources], check=True, env=env, timeout=300)
     return binary
 
 

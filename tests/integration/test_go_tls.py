@@ -193,3 +193,54 @@ class GoTlsTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class GoTlsBuildsTest(unittest.TestCase):
+    """How the binary was built: position-independent (go build
+    -buildmode=pie) is read at the process's load bias; stripped (-ldflags
+    "-s -w": no symbols, no DWARF) cannot be probed, which is counted and
+    its HTTPS is not_http, never guessed."""
+
+    def build(self, name, *flags):
+        d = tempfile.mkdtemp(prefix="aster-gotls-build-")
+        self.addCleanup(shutil.rmtree, d, True)
+        return build_goserver(d, src=GOTLS_SRC, name=name, shared=[TRUTH_GO], flags=flags)
+
+    def start(self, binary):
+        s = GoTlsServer(binary)
+        self.addCleanup(s.stop)
+        wait_port(s.port)
+        e = Exporter(f"--target.port={s.port}")
+        self.addCleanup(e.stop)
+        return s, e
+
+    def test_position_independent_binary_is_read(self):
+        binary = self.build("gotlspie", "-buildmode=pie")
+        with open(binary, "rb") as f:
+            self.assertEqual(f.read(18)[16], 3, "ET_DYN: the build is position-independent")
+        srv, exporter = self.start(binary)
+        wait_probed(exporter)
+        base = f"https://127.0.0.1:{srv.port}"
+        self.assertEqual(curl(f"{base}/bytes/100", f"{base}/bytes/7000", f"{base}/nothing"),
+                         [(200, 100), (200, 7000), (404, 8)])
+        self.assertEqual(curl("-d", "p" * 3000, f"{base}/echo"), [(200, 3000)])
+        truth = srv.truth()
+        m = exporter.wait_count(sum(n for n, _ in truth.values()), service="gotlspie", timeout=30)
+        self.assertEqual(exporter_view(m, "gotlspie"), truth)
+        self.assertEqual(m.get("aster_http_request_size_bytes_sum", method="POST"), 3000)
+        assert_clean(self, m)
+
+    def test_stripped_binary_is_skipped_and_counted(self):
+        binary = self.build("gotlsstripped", "-ldflags=-s -w")
+        srv, exporter = self.start(binary)
+        wait_for(lambda: exporter.scrape().get("aster_exporter_go_tls_binary_failures_total") >= 1, timeout=20,
+                 what="the stripped binary counted as not probed")
+        base = f"https://127.0.0.1:{srv.port}"
+        self.assertEqual(curl(f"{base}/bytes/10", f"{base}/nothing"), [(200, 10), (404, 8)])
+        self.assertEqual(len(srv.lines()), 2, "the server answered both")
+        m = exporter.wait_count(1, name="aster_exporter_connections_total", event="not_http")
+        self.assertEqual(m.get("aster_exporter_go_tls_binary_failures_total"), 1, "counted once")
+        self.assertEqual(m.get("aster_exporter_go_tls_binaries_probed"), 0)
+        self.assertEqual(m.get("aster_http_requests_total", service="gotlsstripped"), 0, "nothing guessed")
+        self.assertEqual(m.get("aster_exporter_parse_errors_total"), 0)
+

@@ -69,6 +69,24 @@ uint64_t file_offset(const Elf64& f, uint64_t vaddr) {
   return 0;
 }
 
+// The first PT_LOAD segment of a position-independent executable, what
+// its load bias is measured against.
+bool first_load(const Elf64& f, GoTlsLayout* g) {
+  size_t n;
+  if (elf_getphdrnum(f.elf, &n) != 0) return false;
+  for (size_t i = 0; i < n; ++i) {
+    GElf_Phdr ph;
+    if (gelf_getphdr(f.elf, static_cast<int>(i), &ph) && ph.p_type == PT_LOAD) {
+      g->pie = true;
+      g->load_delta = ph.p_vaddr - ph.p_offset;
+      g->load_offset_begin = ph.p_offset & ~uint64_t(0xfff);  // mappings start at a page
+      g->load_offset_end = ph.p_offset + ph.p_filesz;
+      return true;
+    }
+  }
+  return false;
+}
+
 // Every RET in `code` (the function at file offset `base`), as file
 // offsets. False when the bytes do not disassemble to their end: a RET
 // missed would leave that return's plaintext unread.
@@ -182,6 +200,12 @@ std::optional<uint64_t> past_stack_check(const uint8_t* code, size_t size, uint6
   return out;
 }
 
+std::optional<uint64_t> go_tls_load_bias(const GoTlsLayout& g, uint64_t map_start, uint64_t map_offset) {
+  if (!g.pie) return 0;
+  if (map_offset < g.load_offset_begin || map_offset >= g.load_offset_end) return std::nullopt;
+  return map_start - (map_offset + g.load_delta);
+}
+
 bool is_go_executable(int fd) {
   Elf64 f(fd);
   return f.elf && (f.section(".go.buildinfo") || f.section(".note.go.buildid"));
@@ -215,8 +239,8 @@ std::optional<GoTlsLayout> inspect_go_tls(int fd, std::chrono::milliseconds budg
     else if (std::strcmp(name, kItabs[0]) == 0 || std::strcmp(name, kItabs[1]) == 0) itab = s;
   });
   if (!read.vaddr || !write.vaddr) return std::nullopt;  // no crypto/tls in this program
-  if (eh.e_type != ET_EXEC) {
-    *error = "a position-independent executable (the itab's address differs per process; not supported yet)";
+  if (eh.e_type == ET_DYN && !first_load(f, &g)) {
+    *error = "a position-independent executable without a loadable segment";
     return std::nullopt;
   }
   if (!server_hs.vaddr || !client_hs.vaddr || !itab.vaddr) {

@@ -9,7 +9,7 @@
 // A stripped binary (go build -ldflags=-s: no .symtab, no DWARF) cannot be
 // probed: the itab's address and the struct offsets are in what was
 // stripped, and offsets are never guessed. It is counted as failed, with
-// one log line.
+// one log line. A position-independent one is probed at its load bias.
 #pragma once
 
 #include <chrono>
@@ -27,7 +27,20 @@ struct GoTlsLayout {
   std::vector<uint64_t> read_returns;             // file offsets of Read's RET instructions
   uint64_t tcpconn_itab = 0;                      // link-time address
   int64_t conn_off = -1, tcpconn_fd_off = -1, netfd_sysfd_off = -1;
+  // A position-independent executable (go build -buildmode=pie): the
+  // itab's address is link-time + the process's load bias, found from
+  // where the process mapped a file offset of the first PT_LOAD segment,
+  // [load_offset_begin, load_offset_end), whose addresses are offset +
+  // load_delta (its p_vaddr - p_offset).
+  bool pie = false;
+  uint64_t load_delta = 0, load_offset_begin = 0, load_offset_end = 0;
 };
+
+// The load bias of a process that mapped file offset `map_offset` of the
+// binary at `map_start` (its first mapping, /proc/PID/maps); 0 for a
+// fixed-address executable; nullopt when that offset lies outside the
+// first PT_LOAD segment (a mapping of a shape not known here).
+std::optional<uint64_t> go_tls_load_bias(const GoTlsLayout& g, uint64_t map_start, uint64_t map_offset);
 
 // Where a function's uprobe goes: past Go's stack-bound check. A Go
 // function starts by comparing the stack pointer (or, for a larger frame,

@@ -358,8 +358,17 @@ void TlsLibraryProbes::scan_go(pid_t pid, const MappedFile& f) {
   }
   if (!it->second) return;
   const GoTlsLayout& g = *it->second;
+  std::optional<uint64_t> bias = go_tls_load_bias(g, f.first_start, f.first_offset);
+  if (!bias) {
+    // Its probes are on the file (they fire wherever it is loaded), but its
+    // tls.Conns cannot be told to hold a TCP socket: every call is skipped.
+    go_failed_.fetch_add(1, std::memory_order_relaxed);
+    LOG_WARN("cannot find where process %d loaded %s (first mapping at file offset %#llx): its Go HTTPS is not read",
+             pid, f.path.c_str(), static_cast<unsigned long long>(f.first_offset));
+    return;
+  }
   aster_go_tls_proc proc{};
-  proc.tcpconn_itab = g.tcpconn_itab;
+  proc.tcpconn_itab = g.tcpconn_itab + *bias;
   proc.conn_off = static_cast<uint16_t>(g.conn_off);
   proc.tcpconn_fd_off = static_cast<uint16_t>(g.tcpconn_fd_off);
   proc.netfd_sysfd_off = static_cast<uint16_t>(g.netfd_sysfd_off);

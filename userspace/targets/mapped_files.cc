@@ -44,6 +44,8 @@ std::vector<MappedFile> parse_mapped_files(std::string_view text) {
     f.dev_major = static_cast<uint32_t>(strtoul(dev.c_str(), nullptr, 16));
     f.dev_minor = static_cast<uint32_t>(strtoul(dev.c_str() + colon + 1, nullptr, 16));
     f.inode = inode;
+    f.first_start = strtoull(addr.c_str(), nullptr, 16);
+    f.first_offset = strtoull(offset.c_str(), nullptr, 16);
     if (seen.insert(dev + " " + std::to_string(inode)).second) out.push_back(std::move(f));
   }
   return out;

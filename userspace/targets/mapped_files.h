@@ -19,6 +19,9 @@ struct MappedFile {
   std::string path;  // as the process sees it (inside its mount namespace)
   uint32_t dev_major = 0, dev_minor = 0;
   uint64_t inode = 0;
+  // Its first mapping: the address and the file offset mapped there (a
+  // position-independent executable's load bias follows from them).
+  uint64_t first_start = 0, first_offset = 0;
 };
 
 // One entry per distinct file with a path (anonymous maps, [heap] and the

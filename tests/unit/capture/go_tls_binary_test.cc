@@ -55,5 +55,21 @@ TEST(GoTlsProbePoint, AnUnknownCheckIsNotProbed) {
   EXPECT_FALSE(past_stack_check(lea.data(), lea.size(), kEntry).has_value());
 }
 
+// A position-independent executable's itab is at its link-time address
+// plus where the process mapped the first segment (Go's own PIE links it
+// at 0x400000, an external link at 0).
+TEST(GoTlsLoadBias, FromTheFirstMapping) {
+  GoTlsLayout fixed;
+  EXPECT_EQ(go_tls_load_bias(fixed, 0x400000, 0), 0u) << "an ET_EXEC is where it was linked";
+  GoTlsLayout pie;
+  pie.pie = true;
+  pie.load_delta = 0x400000;  // p_vaddr 0x400000 - p_offset 0
+  pie.load_offset_begin = 0;
+  pie.load_offset_end = 0x266390;
+  EXPECT_EQ(go_tls_load_bias(pie, 0x55d0c6a00000, 0), 0x55d0c6a00000u - 0x400000);
+  EXPECT_EQ(go_tls_load_bias(pie, 0x55d0c6a01000, 0x1000), 0x55d0c6a00000u - 0x400000) << "a later page of it";
+  EXPECT_FALSE(go_tls_load_bias(pie, 0x55d0c6c67000, 0x267000).has_value()) << "not the first segment: unknown";
+}
+
 }  // namespace
 }  // namespace aster

@@ -26,6 +26,9 @@ TEST(MappedFiles, OneEntryPerFileWithDeviceAndInode) {
   EXPECT_EQ(files[1].dev_major, 0xfdu);
   EXPECT_EQ(files[1].dev_minor, 1u);
   EXPECT_EQ(files[1].inode, 1836443u);
+  EXPECT_EQ(files[1].first_start, 0x7f1c2a000000u) << "the first mapping of the file, not its last";
+  EXPECT_EQ(files[1].first_offset, 0u);
+  EXPECT_EQ(files[0].first_start, 0x55d0c6a00000u);
   EXPECT_EQ(files[2].path, "/opt/my lib/libssl.so.1.1") << "paths may hold spaces";
   EXPECT_EQ(files[2].dev_major, 0x103u);
   EXPECT_EQ(files[2].dev_minor, 0xau);
