@@ -9,6 +9,8 @@
 #
 # Installs:
 #   /usr/bin/aster-exporter
+#   /usr/lib/aster-exporter/libaster-civetweb-{ssl,crypto}.so  (OpenSSL 3 for
+#       libcivetweb's TLS: README "Securing /metrics")
 #   /lib/systemd/system/aster-exporter.service
 #   /etc/aster-exporter/config.yaml            (conffile)
 # The unit and the config use absolute destinations because Debian expects them
@@ -21,6 +23,8 @@ endif()
 set(ASTER_PACKAGING_DIR "${CMAKE_CURRENT_LIST_DIR}")
 
 install(TARGETS aster-exporter RUNTIME DESTINATION bin)
+# Found by the binary at <its dir>/../lib/aster-exporter (web/civetweb_openssl.h).
+install(TARGETS aster_civetweb_ssl aster_civetweb_crypto LIBRARY DESTINATION lib/aster-exporter)
 install(FILES "${ASTER_PACKAGING_DIR}/systemd/aster-exporter.service"
         DESTINATION /lib/systemd/system
         PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)

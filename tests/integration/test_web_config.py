@@ -3,9 +3,8 @@ basic auth with good, wrong and no passwords on every path, the configured
 headers, failed checks past an address's budget answered 429 while the
 scraper's cached password still passes, a changed password file used
 without a restart, a broken change kept out (the old config serves on,
-the failure counted), and start-up errors that name the key, among them
-tls_server_config (Debian 12's libcivetweb crashes on TLS connections).
-The bcrypt hashes come from htpasswd (apache2-utils)."""
+the failure counted), and start-up errors that name the key (TLS:
+test_web_tls.py). The bcrypt hashes come from htpasswd (apache2-utils)."""
 import os
 import shutil
 import subprocess
@@ -109,7 +108,6 @@ basic_auth_users:
 
     def test_start_up_errors_name_the_key(self):
         cases = {
-            "tls_server_config:\n  cert_file: a.crt\n  key_file: a.key\n": "tls_server_config: not supported",
             "http_server_config:\n  http2: true\n": "http_server_config.http2",
             "basic_auth_users:\n  prometheus: s3cret\n": "basic_auth_users.prometheus: not a bcrypt hash",
             "http_server_config:\n  headers:\n    Server: x\n": "http_server_config.headers.Server",

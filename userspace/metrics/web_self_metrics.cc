@@ -22,8 +22,12 @@ std::vector<prometheus::MetricFamily> WebSelfMetrics::Collect() const {
                     .add(static_cast<double>(s_.auth_failures.get()), {{"answer", "401"}})
                     .add(static_cast<double>(s_.auth_rate_limited.get()), {{"answer", "429"}})
                     .take());
+  add_counter(out, "aster_exporter_web_tls_handshakes_refused_total",
+              "TLS handshakes the server ended with a fatal alert (no or unverified client certificate where "
+              "one is required, a protocol version outside min_version..max_version)",
+              static_cast<double>(s_.tls_handshakes_refused.get()));
   out.push_back(FamilyBuilder("aster_exporter_web_config_reloads_total",
-                              "Rereads of --web.config.file after it changed, by result (a "
+                              "Rereads of --web.config.file after it or a file it names changed, by result (a "
                               "failed one keeps the configuration in use)",
                               MetricType::Counter)
                     .add(static_cast<double>(s_.config_reloads_ok.get()), {{"result", "success"}})

@@ -20,6 +20,7 @@ struct WebStats {
   std::atomic<int64_t> connections_open{0};  // connections counted against their address's cap
   WebCounter auth_failures;          // answered 401: no, unknown or wrong credentials
   WebCounter auth_rate_limited;      // answered 429: the address's budget of failed checks was spent
+  WebCounter tls_handshakes_refused; // the server sent a fatal alert (no or unverified client certificate...)
   WebCounter config_reloads_ok, config_reloads_failed;
   std::atomic<int64_t> config_last_reload_ok{1};  // 0 while the file on disk cannot be used
 };

@@ -43,6 +43,32 @@ void cannot_honour(const YAML::Node& map, const std::string& prefix, const std::
   }
 }
 
+int tls_version(const YAML::Node& n, const std::string& key) {
+  std::string v = scalar(n, key);
+  if (v == "TLS10") return 0x0301;
+  if (v == "TLS11") return 0x0302;
+  if (v == "TLS12") return 0x0303;
+  if (v == "TLS13") return 0x0304;
+  throw KeyError{key + ": unknown TLS version '" + v + "' (TLS10, TLS11, TLS12 or TLS13)"};
+}
+
+ClientAuth client_auth(const YAML::Node& n, const std::string& key) {
+  std::string v = scalar(n, key);
+  if (v.empty() || v == "NoClientCert") return ClientAuth::kNone;
+  if (v == "RequestClientCert") return ClientAuth::kRequest;
+  if (v == "RequireAnyClientCert" || v == "RequireClientCert") return ClientAuth::kRequireAny;
+  if (v == "VerifyClientCertIfGiven") return ClientAuth::kVerifyIfGiven;
+  if (v == "RequireAndVerifyClientCert") return ClientAuth::kRequireAndVerify;
+  throw KeyError{key + ": unknown client auth type '" + v +
+                 "' (NoClientCert, RequestClientCert, RequireAnyClientCert, VerifyClientCertIfGiven, "
+                 "RequireAndVerifyClientCert)"};
+}
+
+std::string relative_to(const std::string& dir, const std::string& p) {
+  if (p.empty() || p[0] == '/') return p;
+  return dir + "/" + p;
+}
+
 // The toolkit's list: these headers only, some with fixed values.
 void check_header(const std::string& name, const std::string& value, const std::string& key) {
   static const std::map<std::string, std::set<std::string>> allowed = {
@@ -73,20 +99,62 @@ bool is_bcrypt(const std::string& h) {
          h[6] == '$';
 }
 
+void parse_tls(const YAML::Node& t, const std::string& dir, WebConfig& c) {
+  const std::string p = "tls_server_config.";
+  known_keys(t, p,
+             {"cert_file", "key_file", "cert", "key", "client_ca_file", "client_ca", "client_auth_type",
+              "min_version", "max_version", "prefer_server_cipher_suites", "cipher_suites", "curve_preferences",
+              "client_allowed_sans"});
+  cannot_honour(t, p, {"client_allowed_sans"}, "client certificates are checked against client_ca only");
+  TlsServerConfig& s = c.tls_config;
+  if (t["cert_file"]) s.cert_file = relative_to(dir, scalar(t["cert_file"], p + "cert_file"));
+  if (t["key_file"]) s.key_file = relative_to(dir, scalar(t["key_file"], p + "key_file"));
+  if (t["client_ca_file"]) s.client_ca_file = relative_to(dir, scalar(t["client_ca_file"], p + "client_ca_file"));
+  if (t["cert"]) s.cert_pem = scalar(t["cert"], p + "cert");
+  if (t["key"]) s.key_pem = scalar(t["key"], p + "key");
+  if (t["client_ca"]) s.client_ca_pem = scalar(t["client_ca"], p + "client_ca");
+  if (t["client_auth_type"]) s.client_auth = client_auth(t["client_auth_type"], p + "client_auth_type");
+  if (t["min_version"]) s.min_version = tls_version(t["min_version"], p + "min_version");
+  if (t["max_version"]) s.max_version = tls_version(t["max_version"], p + "max_version");
+  for (const char* list : {"cipher_suites", "curve_preferences"}) {
+    if (!t[list]) continue;
+    if (!t[list].IsSequence() || t[list].size() == 0) throw KeyError{p + list + ": expected a list of names"};
+    auto& out = std::string(list) == "cipher_suites" ? s.cipher_suites : s.curve_preferences;
+    for (const auto& n : t[list]) out.push_back(scalar(n, p + list));
+  }
+  for (const auto& curve : s.curve_preferences) {
+    if (curve != "CurveP256" && curve != "CurveP384" && curve != "CurveP521" && curve != "X25519")
+      throw KeyError{p + "curve_preferences: unknown curve '" + curve + "' (CurveP256, CurveP384, CurveP521, X25519)"};
+  }
+  if (t["prefer_server_cipher_suites"])
+    s.prefer_server_cipher_suites = boolean(t["prefer_server_cipher_suites"], p + "prefer_server_cipher_suites");
+  c.tls = !s.cert_file.empty() || !s.key_file.empty() || !s.cert_pem.empty() || !s.key_pem.empty() ||
+          !s.client_ca_file.empty() || !s.client_ca_pem.empty() || t["client_auth_type"];
+  if (!c.tls) return;
+  if (s.cert_file.empty() && s.cert_pem.empty()) throw KeyError{p + "cert_file: missing (or cert)"};
+  if (s.key_file.empty() && s.key_pem.empty()) throw KeyError{p + "key_file: missing (or key)"};
+  if (!s.cert_file.empty() && !s.cert_pem.empty()) throw KeyError{p + "cert: set cert_file or cert, not both"};
+  if (!s.key_file.empty() && !s.key_pem.empty()) throw KeyError{p + "key: set key_file or key, not both"};
+  bool has_ca = !s.client_ca_file.empty() || !s.client_ca_pem.empty();
+  if (has_ca && s.client_auth == ClientAuth::kNone)
+    throw KeyError{p + "client_ca_file: client CAs are configured without a client_auth_type"};
+  if (!has_ca && (s.client_auth == ClientAuth::kVerifyIfGiven || s.client_auth == ClientAuth::kRequireAndVerify))
+    throw KeyError{p + "client_auth_type: verifying client certificates needs client_ca_file (or client_ca)"};
+  if (s.min_version > s.max_version) throw KeyError{p + "min_version: above max_version"};
+}
+
 }  // namespace
 
 bool parse_web_config(const std::string& text, const std::string& path, WebConfig* out, std::string* error) {
   WebConfig c;
+  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+  if (dir.empty()) dir = "/";
   try {
     YAML::Node root = YAML::Load(text);
     if (!root.IsNull()) {
       known_keys(root, "", {"tls_server_config", "http_server_config", "basic_auth_users", "rate_limit"});
       cannot_honour(root, "", {"rate_limit"}, "the per-address connection cap bounds clients instead");
-      // Debian 12's libcivetweb 1.15 calls SSL_get_peer_certificate (gone
-      // from OpenSSL 3) through a null pointer after every TLS handshake.
-      cannot_honour(root, "", {"tls_server_config"},
-                    "Debian 12's libcivetweb crashes on every TLS connection; serve plain HTTP on an address "
-                    "only Prometheus reaches, with basic_auth_users, or put a TLS proxy in front");
+      if (auto t = root["tls_server_config"]) parse_tls(t, dir, c);
       if (auto h = root["http_server_config"]) {
         known_keys(h, "http_server_config.", {"http2", "headers"});
         if (h["http2"] && boolean(h["http2"], "http_server_config.http2")) {

@@ -4,11 +4,14 @@
 #include <CivetServer.h>
 #include <prometheus/text_serializer.h>
 
+#include <openssl/ssl.h>
+
 #include <cstring>
 #include <sstream>
 
 #include "model/log.h"
 #include "web/basic_auth.h"
+#include "web/civetweb_openssl.h"
 #include "web/live_web_config.h"
 #include "web/peer_limiter.h"
 
@@ -86,6 +89,7 @@ struct WebServer::State {
   PeerLimiter limiter;
   BasicAuth auth;
   std::unique_ptr<LiveWebConfig> web_config;  // null without --web.config.file
+  SslCtxPtr base_tls;                         // what civetweb holds; each handshake moves to the live one
   std::unique_ptr<MetricsHandler> metrics;
   std::unique_ptr<LandingHandler> landing;
 
@@ -100,6 +104,7 @@ struct WebServer::State {
 namespace {
 
 // A worker took a new connection (its address is not filled in yet).
+// A TLS connection is counted at its handshake's start, before this.
 int on_init_connection(const mg_connection* conn, void**) {
   WebServer::State* st = WebServer::State::of(conn);
   st->limiter.scan(st->port);
@@ -132,6 +137,46 @@ int on_begin_request(mg_connection* conn) {
   return 429;
 }
 
+// civetweb's SSL_app_data is the connection.
+WebServer::State* state_of(const SSL* ssl) {
+  auto* conn = static_cast<const mg_connection*>(SSL_get_app_data(ssl));
+  return conn ? WebServer::State::of(conn) : nullptr;
+}
+
+void on_tls_info(const SSL* ssl, int where, int ret) {
+  WebServer::State* st = state_of(ssl);
+  if (!st) return;
+  if (where & SSL_CB_HANDSHAKE_START) {
+    // Before a byte of the handshake is read, so a host opening many TLS
+    // connections is capped like a plain one (see PeerLimiter).
+    if (SSL_in_before(ssl)) st->limiter.scan(st->port);
+  } else if ((where & SSL_CB_WRITE_ALERT) && (ret >> 8) == SSL3_AL_FATAL) {
+    st->stats.tls_handshakes_refused.add();
+  }
+}
+
+int on_client_hello(SSL* ssl, int* alert, void*) {
+  WebServer::State* st = state_of(ssl);
+  if (!st || !st->web_config) return SSL_CLIENT_HELLO_SUCCESS;
+  auto snap = st->web_config->current();
+  if (!snap->tls) {
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return SSL_CLIENT_HELLO_ERROR;
+  }
+  adopt_tls_context(ssl, snap->tls.get(), snap->config.tls_config);
+  SSL_set_info_callback(ssl, on_tls_info);  // the live context has none; its alerts are still counted
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+// civetweb asks for its context at start and offers it back at the end:
+// the exporter made it and frees it (State::base_tls).
+int on_external_ssl_ctx(void** ssl_ctx, void* user_data) {
+  if (*ssl_ctx) return 1;
+  auto* st = static_cast<WebServer::State*>(const_cast<void*>(static_cast<CivetServer*>(user_data)->getUserContext()));
+  *ssl_ctx = st->base_tls.get();
+  return 1;
+}
+
 std::string extra_headers(const mg_connection* conn) {
   WebServer::State* st = WebServer::State::of(conn);
   if (!st->web_config) return "";
@@ -153,14 +198,26 @@ std::unique_ptr<WebServer> WebServer::start(const Config& cfg, Collectables coll
   // a client trickling a head a byte at a time holds a worker at most that
   // long. Keep-alive connections are closed after one idle timeout, so a
   // scraper's idle connection does not hold a worker between scrapes.
+  bool tls = false;
   if (!cfg.web_config_file.empty()) {
     ws->state_->web_config = LiveWebConfig::open(cfg.web_config_file, stats, error);
     if (!ws->state_->web_config) return nullptr;
+    tls = ws->state_->web_config->current()->config.tls;
   }
   CivetCallbacks callbacks;
   callbacks.init_connection = on_init_connection;
   callbacks.begin_request = on_begin_request;
-  std::vector<std::string> options = {"listening_ports", civet_listen(cfg.listen_address),
+  if (tls) {
+    if (!load_openssl_for_civetweb(error)) return nullptr;
+    ws->state_->base_tls.reset(SSL_CTX_new(TLS_server_method()));
+    SSL_CTX_set_client_hello_cb(ws->state_->base_tls.get(), on_client_hello, nullptr);
+    SSL_CTX_set_info_callback(ws->state_->base_tls.get(), on_tls_info);
+    SSL_CTX_set_session_cache_mode(ws->state_->base_tls.get(), SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(ws->state_->base_tls.get(), SSL_OP_NO_TICKET);
+    callbacks.external_ssl_ctx = on_external_ssl_ctx;
+  }
+  // civetweb's "s" suffix: this port speaks TLS only.
+  std::vector<std::string> options = {"listening_ports", civet_listen(cfg.listen_address) + (tls ? "s" : ""),
                                       "num_threads", std::to_string(cfg.web_max_connections),
                                       "request_timeout_ms", std::to_string(cfg.web_header_timeout_ms),
                                       "keep_alive_timeout_ms", std::to_string(cfg.web_header_timeout_ms)};
