@@ -245,6 +245,14 @@ tls_server_config:
         self.addCleanup(prom.stop)
         wait_port(port, timeout=30)
 
+        def ready():  # its API answers 503 until the TSDB is open
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=5) as r:
+                    return r.status == 200
+            except OSError:
+                return False
+        wait_for(ready, timeout=60, what="Prometheus ready")
+
         def targets():
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/targets", timeout=5) as r:
                 active = json.load(r)["data"]["activeTargets"]
