@@ -2,7 +2,8 @@
 # Builds a fuzzer with clang (libFuzzer + ASan + UBSan) and runs it for a
 # bounded time over its checked-in corpus. Any crash or invariant failure
 # fails the test; new inputs go to a scratch corpus, not the repo.
-#   tests/fuzz/run_fuzz.sh BUILD_DIR [SECONDS] [http_parser|http2]
+#   tests/fuzz/run_fuzz.sh BUILD_DIR [SECONDS] [http_parser|http2|connection] [RUNS]
+# RUNS (optional) stops after that many executions instead (bench figures).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:?build dir}/fuzz
@@ -22,12 +23,22 @@ case "$target" in
              "$u/protocols/http2/http2_session.cc" "$u/protocols/http2/grpc_stream.cc")
     libs=(-lnghttp2)
     corpus="$src/tests/fuzz/corpus_http2" ;;
-  *) echo "run_fuzz.sh: unknown target $target (http_parser or http2)" >&2; exit 2 ;;
+  connection)
+    # Ordering and pairing: the whole userspace path from ring records to
+    # exchanges, every protocol.
+    sources=("$src/tests/fuzz/connection_fuzz.cc" "$u/capture/record_order.cc" "$u/streams/connection.cc"
+             "$u/streams/connection_tracker.cc" "$u"/protocols/registry.cc "$u"/protocols/http1/*.cc
+             "$u"/protocols/http2/*.cc)
+    libs=()
+    corpus="$src/tests/fuzz/corpus_connection" ;;
+  *) echo "run_fuzz.sh: unknown target $target (http_parser, http2 or connection)" >&2; exit 2 ;;
 esac
 mkdir -p "$out/corpus_$target"
 clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -I"$u" -I"$src/bpf" -I"$src/tests/unit" -I"$src/tests/fuzz" "${sources[@]}" "$u/model/http_method.cc" "$u/model/parse_error.cc" "${libs[@]}" \
   -o "$out/${target}_fuzz"
-"$out/${target}_fuzz" -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=2048 \
+runs=()
+[ -n "${4:-}" ] && runs=(-runs="$4")
+"$out/${target}_fuzz" -max_total_time="$secs" "${runs[@]}" -print_final_stats=1 -rss_limit_mb=2048 \
   -artifact_prefix="$out/" "$out/corpus_$target" "$corpus" 2>&1 | tail -n 25
 echo "fuzz ($target): ${secs}s without a crash or invariant failure"
