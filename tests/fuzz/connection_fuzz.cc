@@ -19,6 +19,7 @@
 //    per response, in order, with its method, path and status;
 //  - every request start ends; every connection is freed after its close
 //    or its idle timeout (opened == closed + expired, none tracked).
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -366,7 +367,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       tracker.end_batch(now);
     };
     for (const Event& e : timeline) {
-      now = e.ts;
+      now = std::max(now, e.ts);  // the clock: a close may be queued ahead of an older send
       if (late && rng.Next() % 8 == 0) {
         delayed.push_back(e);
       } else {
