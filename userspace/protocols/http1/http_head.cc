@@ -55,7 +55,7 @@ const uint8_t* HttpStreamParser::OnStartLine(const uint8_t* p, const uint8_t* en
     }
     return p;
   }
-  if (head_bytes_ > kMaxHeadBytes || !ParseStartLine(line)) {
+  if (head_bytes_ > kMaxHeadBytes || !ParseStartLine(line) || UntrustedCandidate()) {
     if (resyncing_) {
       in_message_ = false;
       state_ = State::kResync;
@@ -77,6 +77,7 @@ const uint8_t* HttpStreamParser::OnStartLine(const uint8_t* p, const uint8_t* en
   if (resyncing_) {
     if (skipped_ > 0) sink_->on_error(ParseError::kResync, skipped_);
     resyncing_ = false;
+    after_gap_ = false;
     skipped_ = 0;
   }
   state_ = State::kHeaders;

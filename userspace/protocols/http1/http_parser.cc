@@ -23,6 +23,16 @@ using namespace http_syntax;  // NOLINT: the parser is written in its terms
 HttpStreamParser::HttpStreamParser(StreamKind kind, HttpParserSink* sink)
     : kind_(kind), sink_(sink) {}
 
+namespace {
+// `p` starts with a standard method's token and a space.
+bool StartsWithStandardMethod(const uint8_t* p, size_t len) {
+  const auto* sp = static_cast<const uint8_t*>(std::memchr(p, ' ', std::min<size_t>(len, 8)));
+  if (sp == nullptr || sp == p) return false;
+  return method_from_token(std::string_view(reinterpret_cast<const char*>(p), static_cast<size_t>(sp - p))) !=
+         HttpMethod::kOther;
+}
+}  // namespace
+
 bool HttpStreamParser::stopped() const { return state_ == State::kStopped; }
 
 bool HttpStreamParser::in_message() const { return in_message_; }
@@ -39,6 +49,17 @@ void HttpStreamParser::feed(const uint8_t* data, size_t len, uint64_t ts_ns) {
       IsStartLine(kind_, FirstLine(p, len))) {
     // A resync candidate that began mid-syscall loses to a syscall that
     // starts with a whole start line: new writes start new messages.
+    skipped_ += head_bytes_;
+    in_message_ = false;
+    line_.clear();
+    line_taken_ = false;
+  }
+  if (state_ == State::kStartLine && resyncing_ && in_message_ && kind_ == StreamKind::kRequests &&
+      line_.find(' ') == std::string::npos && StartsWithStandardMethod(p, len)) {
+    // Nor does a candidate whose method token is still open win over a
+    // syscall that starts with a standard method: it is the tail of a body
+    // whose length was lost ("abc" + "HEAD / HTTP/1.1" would read as
+    // method "abcHEAD", OTHER). A split read ("G" + "ET /") has none.
     skipped_ += head_bytes_;
     in_message_ = false;
     line_.clear();
@@ -90,6 +111,7 @@ void HttpStreamParser::gap(uint64_t len, uint64_t ts_ns) {
   // Each step consumes part of the gap; a gap that ends one message and runs
   // into the next is handled by the states it passes through, in order.
   while (len > 0 && state_ != State::kStopped) len -= GapStep(len);
+  if (resyncing_) after_gap_ = true;
 }
 
 uint64_t HttpStreamParser::GapStep(uint64_t len) {
@@ -306,15 +328,27 @@ void HttpStreamParser::Complete() {
   state_ = stop ? State::kStopped : State::kStartLine;
 }
 
+bool HttpStreamParser::UntrustedCandidate() const {
+  // Resyncing after a gap, a syscall may start anywhere in what was lost
+  // around it: the tail of a request line cut inside its method ("H", gap,
+  // "D /x HTTP/1.1") or of a body run into the next line ("abc" + "HEAD
+  // /x"). A standard method is a real start; another token there is more
+  // likely such a tail than an unknown method, so it is skipped (the answer
+  // then counts as unpaired) rather than counted as OTHER.
+  return resyncing_ && after_gap_ && kind_ == StreamKind::kRequests && head_.method == HttpMethod::kOther;
+}
+
 bool HttpStreamParser::RequestLineCutByGap(uint64_t len) {
   StartLine s;
   if (!ParseCutRequestLine(line_, kMaxPathBytes, &s)) return false;
   head_.method = method_from_token(s.method);
+  if (UntrustedCandidate()) return false;
   const std::string_view path = TargetPath(s.target);
   head_.path.assign(path.data(), std::min(path.size(), kMaxPathBytes));
   if (resyncing_) {
     if (skipped_ > 0) sink_->on_error(ParseError::kResync, skipped_);
     resyncing_ = false;
+    after_gap_ = false;
     skipped_ = 0;
   }
   HeadCutByGap(len);

@@ -170,6 +170,8 @@ class HttpStreamParser {
   // request line was read: the request is reported with its method and
   // path (and paired with its answer), then the stream resynchronises.
   void HeadCutByGap(uint64_t len);
+  // A request-line candidate of method OTHER found resyncing after a gap.
+  bool UntrustedCandidate() const;
   // The same for a request line whose end fell into the gap, when its
   // method and path were captured whole (http_syntax ParseCutRequestLine).
   // False, with nothing done, when they were not.
@@ -197,6 +199,7 @@ class HttpStreamParser {
   bool in_message_ = false;
   size_t unconsumed_ = 0;
   bool resyncing_ = true;               // a failed start line is part of a resync, not an error
+  bool after_gap_ = false;              // the resync follows a gap (see UntrustedCandidate)
   bool at_boundary_ = false;            // the next byte starts a syscall or follows an LF
   bool candidate_at_boundary_ = false;  // the start line in progress began a syscall
   bool stop_after_ = false;             // stop once the current message completes
