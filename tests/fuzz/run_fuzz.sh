@@ -26,7 +26,8 @@ case "$target" in
   connection)
     # Ordering and pairing: the whole userspace path from ring records to
     # exchanges, every protocol.
-    sources=("$src/tests/fuzz/connection_fuzz.cc" "$u/capture/record_order.cc" "$u/streams/connection.cc"
+    sources=("$src/tests/fuzz/connection_fuzz.cc" "$u/capture/record_pipeline.cc" "$u/capture/record_order.cc"
+             "$u/capture/capture_file.cc" "$u/streams/connection.cc"
              "$u/streams/connection_tracker.cc" "$u"/protocols/registry.cc "$u"/protocols/http1/*.cc
              "$u"/protocols/http2/*.cc)
     libs=()

@@ -40,6 +40,8 @@ class RecordPipeline {
   // The service's series expire (series_expiry.h): recorded, then handed
   // to the connections and on to the metrics.
   void expire_service(uint16_t service_id, ExpiryReason reason);
+  // Records waiting for a later watermark.
+  size_t held() const { return order_.held(); }
 
  private:
   void record_services();
