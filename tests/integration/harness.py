@@ -149,7 +149,8 @@ class Nginx:
     same server also listens there with TLS (a self-signed certificate),
     speaking HTTP/2 there too with `http2` (ALPN h2, HTTP/1.1 still offered)."""
 
-    def __init__(self, port, workers=2, locations="location /post { return 204; }", ssl_port=None, http2=False):
+    def __init__(self, port, workers=2, locations="location /post { return 204; }", ssl_port=None, http2=False,
+                 worker_connections=1024):
         self.dir = tempfile.mkdtemp(prefix="aster-nginx-")
         self.root = os.path.join(self.dir, "html")
         os.makedirs(self.root)
@@ -165,9 +166,10 @@ class Nginx:
         with open(conf, "w") as f:
             f.write(f"""
 worker_processes {workers};
+worker_rlimit_nofile {worker_connections + 64};
 pid {self.dir}/nginx.pid;
 error_log {self.dir}/logs/error.log warn;
-events {{ worker_connections 1024; }}
+events {{ worker_connections {worker_connections}; }}
 http {{
   log_format truth '$request_method $request_uri $status $body_bytes_sent $content_length $request';
   access_log {self.access_log} truth;
