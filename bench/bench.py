@@ -6,7 +6,8 @@ fails on time.
 
 Phases:
   1. throughput/latency/CPU: per scenario (HTTP/1.1 under wrk; h2c-tiny:
-     HTTP/2 by prior knowledge, nghttpd under h2load), PAIRS rounds; each round runs the
+     HTTP/2 by prior knowledge, nghttpd under h2load; go-tls-tiny: the Go
+     server over crypto/tls under wrk, the Go TLS uprobes), PAIRS rounds; each round runs the
      unwatched baseline and then every variant (in an order that rotates
      from round to round), and each variant's ratio is taken against the
      baseline of its own round. Medians over rounds. Throughput, latency
@@ -55,7 +56,7 @@ PAIRS = int(os.environ.get("PAIRS", "8"))
 DURATION = int(os.environ.get("DURATION", "4"))
 CONNS = int(os.environ.get("CONNS", "32"))
 THREADS = int(os.environ.get("THREADS", "1"))
-SCENARIOS = os.environ.get("SCENARIOS", "go-tiny,go-work,nginx-small,nginx-large,h2c-tiny").split(",")
+SCENARIOS = os.environ.get("SCENARIOS", "go-tiny,go-work,nginx-small,nginx-large,h2c-tiny,go-tls-tiny").split(",")
 SYSCALLS_ALL = os.environ.get("SYSCALLS_ALL", "0") == "1"
 PHASES = os.environ.get("PHASES", "load,exact,memory,syscall,profile,attribution,callgrind").split(",")
 # Experiments: VARIANTS replaces the measured list (e.g. "aster-socket,aster-socket+small");
@@ -70,7 +71,7 @@ VARIANT_ARGS = json.loads(os.environ.get("VARIANT_ARGS", "{}"))
 VARIANT_EXPORTERS = json.loads(os.environ.get("VARIANT_EXPORTERS", "{}"))
 SERIES_PATHS = int(os.environ.get("SERIES_PATHS", "10000"))
 
-GO_PORT, GO_MW_PORT, NGINX_PORT, H2C_PORT, EXP_PORT = 18080, 18081, 18090, 18095, 18497
+GO_PORT, GO_MW_PORT, GO_TLS_PORT, NGINX_PORT, H2C_PORT, EXP_PORT = 18080, 18081, 18083, 18090, 18095, 18497
 # h2load's concurrent streams per connection in the h2c scenario.
 H2_STREAMS = int(os.environ.get("H2_STREAMS", "10"))
 EXP_URL = f"http://127.0.0.1:{EXP_PORT}/metrics"
@@ -273,8 +274,10 @@ def h2load(url, duration, conns=CONNS, threads=THREADS, streams=H2_STREAMS):
 
 
 def load(sc, duration):
-    """The scenario's load generator: wrk for HTTP/1.1, h2load for h2c."""
-    url = f"http://127.0.0.1:{sc['port']}{sc['path']}"
+    """The scenario's load generator: wrk for HTTP/1.1 (over TLS for
+    go-tls), h2load for h2c."""
+    scheme = "https" if sc["kind"] == "go-tls" else "http"
+    url = f"{scheme}://127.0.0.1:{sc['port']}{sc['path']}"
     return h2load(url, duration) if sc["kind"] == "h2c" else wrk(url, duration)
 
 
@@ -308,6 +311,9 @@ class Servers:
         self.go = start([f"{OUT}/goserver", "-addr", f"127.0.0.1:{GO_PORT}"], "goserver")
         self.go_mw = start([f"{OUT}/goserver", "-addr", f"127.0.0.1:{GO_MW_PORT}", "-middleware"],
                            "goserver-mw")
+        # HTTPS through Go's crypto/tls (the Go TLS uprobes), the same server.
+        self.go_tls = start([f"{OUT}/goserver", "-addr", f"127.0.0.1:{GO_TLS_PORT}", "-tls-cert",
+                             f"{OUT}/bench-cert.pem", "-tls-key", f"{OUT}/bench-key.pem"], "goserver-tls")
         self.nginx = start(["nginx", "-c", f"{OUT}/nginx.conf", "-g", "daemon off;"], "nginx",
                            stderr=open(f"{OUT}/nginx-stderr.log", "w"))
         # HTTP/2 without TLS: nghttpd (nghttp2-server, one event loop) on the same files.
@@ -316,6 +322,7 @@ class Servers:
         for port in (GO_PORT, GO_MW_PORT, NGINX_PORT):
             wait_port(port)
         wait_listening(H2C_PORT)  # nghttpd answers an HTTP/1.1 GET with frames
+        wait_listening(GO_TLS_PORT)  # TLS: no plain GET
 
     def nginx_pids(self):
         return [self.nginx.pid] + children_of(self.nginx.pid)
@@ -410,6 +417,7 @@ SCEN = {
     "nginx-small": dict(port=NGINX_PORT, path="/small.html", kind="nginx"),
     "nginx-large": dict(port=NGINX_PORT, path="/large.bin", kind="nginx"),
     "h2c-tiny": dict(port=H2C_PORT, path="/tiny.txt", kind="h2c"),
+    "go-tls-tiny": dict(port=GO_TLS_PORT, path="/tiny", kind="go-tls"),
 }
 
 
@@ -435,6 +443,9 @@ def run_one(servers, name, variant):
         expect = 1
     elif sc["kind"] == "h2c":
         server_pids = [servers.h2c.pid]
+        expect = 1
+    elif sc["kind"] == "go-tls":
+        server_pids = [servers.go_tls.pid]
         expect = 1
     else:
         server_pids = servers.nginx_pids()
@@ -1169,7 +1180,7 @@ def main():
     t0 = time.time()
     log(f"aster-exporter benchmark: {os.environ.get('EXPORTER_DESC', EXPORTER)}; PAIRS={PAIRS} DURATION={DURATION}s; "
         f"servers: goserver :{GO_PORT}, goserver -middleware :{GO_MW_PORT}, nginx :{NGINX_PORT} "
-        f"(1 worker), nghttpd --no-tls :{H2C_PORT} (h2load -m{H2_STREAMS})")
+        f"(1 worker), nghttpd --no-tls :{H2C_PORT} (h2load -m{H2_STREAMS}), goserver -tls-cert :{GO_TLS_PORT}")
     warn_foreign("start")
     bpf_stats(False)  # only the windows that read it turn it on
     for name, phase in [("load", phase_load), ("exact", phase_exact), ("memory", phase_memory),

@@ -21,8 +21,9 @@
 #   DURATION=4       seconds of wrk per run (bpf_stats off)
 #   STATS_DURATION=2 seconds of the same load with bpf_stats on, after each probed run
 #   CONNS=32 THREADS=1   wrk -c / -t
-#   SCENARIOS=go-tiny,go-work,nginx-small,nginx-large,h2c-tiny   (h2c-tiny: nghttpd --no-tls under
-#                    h2load, CONNS connections of H2_STREAMS=10 concurrent streams)
+#   SCENARIOS=go-tiny,go-work,nginx-small,nginx-large,h2c-tiny,go-tls-tiny   (h2c-tiny: nghttpd --no-tls under
+#                    h2load, CONNS connections of H2_STREAMS=10 concurrent streams; go-tls-tiny: the Go
+#                    server's /tiny over crypto/tls under wrk, read through the Go TLS uprobes)
 #   PHASES=load,exact,memory,syscall,profile,attribution,callgrind
 #   ATTRIBUTION_PAIRS=3   rounds of whole-machine perf recordings (attribution: unwatched, copy floor, watched)
 #   ATTRIBUTION_SCENARIO=go-tiny   the scenario they load (any of SCENARIOS)
@@ -49,7 +50,7 @@ fi
 # (Debian packages only; a no-op when everything is there).
 "$(dirname "$0")/../scripts/install-deps.sh" bench
 missing=()
-for c in go wrk nginx nghttpd h2load perf clang bpftool cmake python3 dd; do
+for c in go wrk nginx nghttpd h2load perf clang bpftool cmake python3 dd openssl; do
   command -v "$c" >/dev/null || missing+=("$c")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -79,6 +80,10 @@ echo "building bench/goserver and bench/goclient"
 (cd bench/goserver && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= \
   go build -o "$OUT/goserver" .)
 (cd bench/goclient && GO111MODULE=off GOFLAGS= go build -o "$OUT/goclient" .)
+
+# The go-tls-tiny scenario's certificate (self-signed; wrk does not check it).
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$OUT/bench-key.pem" -out "$OUT/bench-cert.pem" \
+  -days 2 -subj /CN=localhost >/dev/null 2>&1
 
 echo "building bench/empty_probes"
 clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -I"$root/bpf/vmlinux/x86_64" \

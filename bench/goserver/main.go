@@ -12,6 +12,7 @@ package main
 
 import (
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"flag"
 	"io"
@@ -133,6 +134,8 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:18080", "listen address")
 	withMiddleware := flag.Bool("middleware", false, "record the aster_http_* metrics in process (the spec's design)")
 	workRounds := flag.Int("work-rounds", 1000, "sha256 rounds per /work request (~0.3 us each)")
+	tlsCert := flag.String("tls-cert", "", "serve HTTPS (crypto/tls, HTTP/1.1 only) with this certificate")
+	tlsKey := flag.String("tls-key", "", "its key")
 	flag.Parse()
 
 	gin.SetMode(gin.ReleaseMode)
@@ -172,7 +175,14 @@ func main() {
 		c.String(http.StatusNotFound, "404 page not found")
 	})
 
-	log.Printf("goserver listening on %s (middleware=%v)", *addr, *withMiddleware)
+	log.Printf("goserver listening on %s (middleware=%v, tls=%v)", *addr, *withMiddleware, *tlsCert != "")
+	if *tlsCert != "" {
+		// HTTP/1.1 only (an empty TLSNextProto: no h2 through ALPN), what
+		// wrk speaks; the go-tls-tiny scenario.
+		srv := &http.Server{Addr: *addr, Handler: r,
+			TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}}
+		log.Fatal(srv.ListenAndServeTLS(*tlsCert, *tlsKey))
+	}
 	if err := r.Run(*addr); err != nil {
 		log.Fatal(err)
 	}
