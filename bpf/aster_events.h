@@ -87,6 +87,17 @@ enum aster_event_flags {
 	 * Once a connection carries these, the probes send none of its
 	 * ciphertext, and userspace reads only the plaintext records. */
 	ASTER_F_TLS_PLAINTEXT = 1u << 6,
+	/* Boundary windows follow the payload (struct aster_windows, see the
+	 * boundary walker below). */
+	ASTER_F_WINDOWS = 1u << 8,
+	/* The walker is armed in this direction at the end of this transfer:
+	 * the next boundary lies in a later transfer, where the kernel will
+	 * copy its window (userspace need not arm it). */
+	ASTER_F_WALKING = 1u << 9,
+	/* The walker met more boundaries in this transfer than a record holds
+	 * windows (ASTER_MAX_WINDOWS) and stopped: the framing after the last
+	 * window is unknown (the body size becomes an estimate, counted). */
+	ASTER_F_WINDOWS_CAPPED = 1u << 10,
 };
 
 /* The header of every ring-buffer record; DATA records are followed by
@@ -192,8 +203,103 @@ enum aster_counter {
 	ASTER_CTR_TLS_BOUND,             /* TLS sessions bound to a connection */
 	ASTER_CTR_TLS_SCRATCH_BUSY,      /* TLS plaintext met its CPU's scratch in use: reported as a gap */
 	ASTER_CTR_GO_TLS_SKIPPED,        /* Go crypto/tls calls whose connection is no *net.TCPConn or whose socket was unreadable */
+	ASTER_CTR_WALK_SELF_ARMED,       /* the walker armed itself from a copied head */
+	ASTER_CTR_WALK_ARMED,            /* the walker took an arm from userspace */
+	ASTER_CTR_WALK_ARM_LATE,         /* an arm from userspace named a position already passed */
+	ASTER_CTR_WALK_WINDOWS,          /* boundary windows copied into records */
+	ASTER_CTR_WALK_CAPPED,           /* transfers with more boundaries than a record's windows */
+	ASTER_CTR_WALK_LOST,             /* a window did not hold the framing expected there: walker stopped */
+	ASTER_CTR_WALK_UNSUPPORTED,      /* a transfer shape or framing kind the walker does not read */
 	ASTER_CTR_MAX,
 };
+
+/*
+ * The boundary walker (bpf/boundary_walker.bpf.h): framing that sits beyond
+ * the copied head of a transfer. A framing kind names a boundary by its
+ * stream position P and says how the bytes at P give the next one; at each
+ * boundary the kernel copies a small window of the bytes there into the
+ * record, and steps on. Windows are hints: userspace checks each against
+ * the record (bounds, order) and its parser against the framing it
+ * expects, and never takes one blindly.
+ */
+enum aster_framing {
+	ASTER_FRAMING_NONE = 0,
+	/* HTTP/1.1 chunked body. P is a chunk-size line; the window holds it
+	 * (and, when after_data, the CRLF ending the previous chunk's data,
+	 * from P - 2). Next: P + line length + size + 2; a size of 0 ends the
+	 * walk (trailers follow). */
+	ASTER_FRAMING_H1_CHUNKED = 1,
+	/* HTTP/2 frames (issue #19), NOT IMPLEMENTED: P is a 9-byte frame
+	 * header; next: P + 9 + its 24-bit length. The kernel refuses this kind
+	 * (ASTER_CTR_WALK_UNSUPPORTED) until walk_step() reads it; the window
+	 * layout already fits a frame header. */
+	ASTER_FRAMING_H2_FRAMES = 2,
+};
+
+/* Bytes copied at a boundary: a chunk-size line of up to 15 hex digits with
+ * its CRLFs, or an HTTP/2 frame header with room to spare. */
+#define ASTER_WINDOW_BYTES 24
+/* Windows one record carries at most; past it the walker stops and the
+ * record says so (ASTER_F_WINDOWS_CAPPED). 64 covers a 64 KiB read of 1 KiB
+ * chunks; 2 KiB of windows next to a head of up to ASTER_CAPTURE_MAX. */
+#define ASTER_MAX_WINDOWS 64
+
+/* One window: the bytes of the transfer at `offset` (from its first byte). */
+struct aster_window {
+	__u32 offset;
+	__u8 len;    /* bytes used of bytes[] (less at the end of a transfer) */
+	__u8 kind;   /* enum aster_framing */
+	__u16 reserved;
+	__u8 bytes[ASTER_WINDOW_BYTES];
+};
+
+/* With ASTER_F_WINDOWS, a DATA record goes on with this block and `count`
+ * windows, offsets strictly ascending: after its payload at the next 8-byte
+ * boundary, or after its iovec hint block when it has one (ASTER_F_IOV_HINTS;
+ * a readv of one large buffer has windows and no hints, Node's writev has
+ * hints and, when the walker is armed, windows that repeat some of the
+ * hints' bytes). Both describe bytes of the same transfer at known offsets;
+ * userspace takes each byte once, in stream order. */
+struct aster_windows {
+	__u16 count;
+	__u16 reserved16;
+	__u32 reserved;
+	struct aster_window w[];
+};
+
+/* The walker's place in one direction of a connection. */
+struct aster_walk {
+	/* Stream position of the next boundary; meaningful while kind != 0. */
+	__u64 next;
+	__u8 kind;       /* enum aster_framing; 0: not armed */
+	__u8 after_data; /* H1: the window starts 2 bytes early, at the CRLF ending chunk data */
+	/* Bytes of the boundary's window the previous transfer ended with: a
+	 * chunk-size line cut by a transfer end is completed in the next one. */
+	__u8 stash_len;
+	__u8 reserved[5];
+	__u8 stash[ASTER_WINDOW_BYTES];
+};
+
+/* Userspace arms the walker through the `walk_arms` map once it has parsed
+ * a head the kernel could not: "the next boundary of `kind` is at stream
+ * position `next` in direction `dir`". The kernel takes (deletes) the entry
+ * at the connection's next transfer in that direction, if it is not past. */
+struct aster_walk_arm_key {
+	__u64 conn_id;
+	__u32 dir;
+	__u32 reserved;
+};
+struct aster_walk_arm {
+	__u64 next;
+	__u8 kind;
+	__u8 after_data;
+	__u8 reserved[6];
+};
+/* Slots of the `walk_arm_pending` counters (bss): userspace bumps the slot
+ * of conn_id & (ASTER_WALK_ARM_SLOTS - 1) before adding an arm, the kernel
+ * drops it when it takes one, so a transfer of a connection without a
+ * pending arm pays one load, not a hash lookup. */
+#define ASTER_WALK_ARM_SLOTS 4096
 
 /* Connection state the probes keep per socket (socket-local storage in the
  * primary mode, a hash keyed by the socket's address in the fallback). */
@@ -218,6 +324,7 @@ struct aster_conn_state {
 	 * plain one: its ciphertext is not sent, its plaintext comes from the
 	 * TLS uprobes (bpf/tls_probes.bpf.h). */
 	__u64 tls_session;
+	struct aster_walk walk[2]; /* indexed by enum aster_direction */
 };
 
 /* The attach cookie of the TLS read/write entry program: which call it is

@@ -24,6 +24,8 @@ enum aster_buf_shape {
 	ASTER_SHAPE_MSG = 3,  /* recvmsg/sendmsg: (fd, struct user_msghdr *) */
 };
 
+#include "boundary_walker.bpf.h"
+
 static __always_inline bool is_tcp_socket(const struct sock *sk)
 {
 	if (!sk)
@@ -361,10 +363,13 @@ static __always_inline void emit_data(struct aster_conn_state *st, __u8 dir,
 	__u32 captured = copy_payload(s, h, off + sizeof(struct aster_event), shape, ubuf, iovcnt, limit,
 				      moved, &extra);
 	h->captured_len = captured;
-	/* The hint block may reach past ASTER_STAGE_BYTES like a large payload
-	 * does: buf[] has room, and the next record flushes first. */
+	/* Boundary windows go after the payload and its hint block. */
+	__u32 windows = walk_boundaries(s, st, dir, off, pos, moved, captured, extra, shape, ubuf, iovcnt);
+	/* The hint block and the windows may reach past ASTER_STAGE_BYTES like
+	 * a large payload does: buf[] has room (see event_layout.h), and the
+	 * next record flushes first. */
 	s->staged = off + ((sizeof(struct aster_event) + (captured & (ASTER_CAPTURE_MAX * 2 - 1)) +
-			    (extra & 4095) + 7) & ~7u);
+			    (extra & 4095) + (windows & 4095) + 7) & ~7u);
 	s->staged_records++;
 	s->staged_moved += moved;
 	if (!batching)

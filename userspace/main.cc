@@ -153,6 +153,7 @@ int main(int argc, char** argv) {
 
   DiscoveryEvents process_events(discovery, *probes);
   ConnectionTracker tracker(stats, http, builtin_protocols(), &process_events);
+  tracker.set_arming(probes.get());
   RecordPipeline pipeline(tracker);
   if (capture) pipeline.record_to(capture.get(), [&registry] { return registry.take_assignments(); });
   EventLoop loop(

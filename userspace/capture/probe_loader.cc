@@ -285,6 +285,28 @@ uint64_t ProbeSet::flush_staged(uint64_t now_ns, uint64_t max_age_ns) {
   return watermark;
 }
 
+void ProbeSet::arm(uint64_t conn_id, uint8_t dir, uint64_t stream_pos, const BoundaryHint& hint) {
+  int fd = bpf_map__fd(skel_->maps.walk_arms);
+  aster_walk_arm_key key{};
+  key.conn_id = conn_id;
+  key.dir = dir;
+  aster_walk_arm value{};
+  value.next = stream_pos;
+  value.kind = hint.kind;
+  value.after_data = hint.after_data ? 1 : 0;
+  arms_sent_.fetch_add(1, std::memory_order_relaxed);
+  // An arm not yet taken is replaced in place: its slot already counts it.
+  if (bpf_map_update_elem(fd, &key, &value, BPF_EXIST) == 0) return;
+  // The slot counts the arm before it exists, so the kernel never skips
+  // an arm it could take (see ASTER_WALK_ARM_SLOTS).
+  __u32* pending = &skel_->bss->walk_arm_pending[conn_id & (ASTER_WALK_ARM_SLOTS - 1)];
+  __atomic_fetch_add(pending, 1, __ATOMIC_SEQ_CST);
+  if (bpf_map_update_elem(fd, &key, &value, BPF_NOEXIST) != 0) {
+    __atomic_fetch_sub(pending, 1, __ATOMIC_SEQ_CST);
+    arms_failed_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 std::vector<ProgramInfo> ProbeSet::programs() const {
   std::vector<ProgramInfo> out;
   bpf_program* prog;

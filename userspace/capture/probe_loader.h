@@ -12,6 +12,7 @@
 
 #include "capture/tls_libraries.h"
 #include "config/config.h"
+#include "model/protocol.h"
 #include "targets/watch_list.h"
 
 struct aster_bpf;
@@ -26,12 +27,12 @@ struct ProgramInfo {
   int fd;
 };
 
-class ProbeSet {
+class ProbeSet : public BoundaryArming {
  public:
   // Null with `error` set (what failed and what to do about it) on failure.
   // `follow_exec`: report every exec on the node, not only watched ones'.
   static std::unique_ptr<ProbeSet> open_and_attach(const Config& cfg, bool follow_exec, std::string* error);
-  ~ProbeSet();
+  ~ProbeSet() override;
   ProbeSet(const ProbeSet&) = delete;
   ProbeSet& operator=(const ProbeSet&) = delete;
 
@@ -61,6 +62,13 @@ class ProbeSet {
     if (tls_) tls_->request(pid);
   }
   const TlsLibraryProbes* tls() const { return tls_.get(); }
+  // Tells the boundary walker where a connection's next boundary is (see
+  // struct aster_walk_arm): the kernel takes it at the connection's next
+  // transfer in that direction.
+  void arm(uint64_t conn_id, uint8_t dir, uint64_t stream_pos, const BoundaryHint& hint) override;
+  // Arms handed to the kernel, and those it refused (the map was full).
+  uint64_t arms_sent() const { return arms_sent_.load(std::memory_order_relaxed); }
+  uint64_t arms_failed() const { return arms_failed_.load(std::memory_order_relaxed); }
 
   // Whether this kernel has the primary mode's tracepoints.
   static bool kernel_has_socket_tracepoints();
@@ -82,6 +90,7 @@ class ProbeSet {
   bool flush_warned_ = false;
   std::atomic<uint64_t> flushes_done_{0}, flushes_busy_{0};
   std::unique_ptr<TlsLibraryProbes> tls_;
+  std::atomic<uint64_t> arms_sent_{0}, arms_failed_{0};
 };
 
 }  // namespace aster

@@ -58,6 +58,14 @@ std::vector<prometheus::MetricFamily> PipelineSelfMetrics::Collect() const {
   add_counter(out, "aster_exporter_responses_unpaired_total", "Responses whose request was not seen; counted under method UNKNOWN.", stats_.responses_unpaired.get());
   add_counter(out, "aster_exporter_requests_unanswered_total", "Requests whose connection closed before a response.", stats_.requests_unanswered.get());
   add_counter(out, "aster_exporter_body_size_estimated_total", "Messages whose body size was estimated because chunk framing was not captured.", stats_.bodies_estimated.get());
+  out.push_back(FamilyBuilder("aster_exporter_boundary_windows_total",
+                              "Windows of bytes at framing boundaries beyond the copied head (the kernel's boundary "
+                              "walker), by result: used (fed to the parser), rejected (records whose windows failed "
+                              "the checks; all of that record's windows dropped).",
+                              prometheus::MetricType::Counter)
+                    .add(static_cast<double>(stats_.windows_used.get()), {{"result", "used"}})
+                    .add(static_cast<double>(stats_.windows_rejected.get()), {{"result", "rejected"}})
+                    .take());
   add_counter(out, "aster_exporter_records_reordered_total", "Records that arrived ahead of an earlier record of the same stream.", stats_.chunks_reordered.get());
   add_counter(out, "aster_exporter_records_late_total", "Records that arrived after their bytes were declared lost (dropped).", stats_.chunks_late.get());
   add_counter(out, "aster_exporter_pipeline_overflow_total", "Outstanding requests dropped because a connection held too many.", stats_.pipeline_overflow.get());

@@ -45,6 +45,29 @@ std::vector<prometheus::MetricFamily> SelfMetrics::Collect() const {
   add_counter(out, "aster_exporter_peek_reads_skipped_total", "MSG_PEEK reads skipped (they consume nothing).", k[ASTER_CTR_PEEK_SKIPPED]);
   add_counter(out, "aster_exporter_conn_map_full_total", "Fallback mode: sockets not tracked because the connection map was full.", k[ASTER_CTR_CONN_STATE_FULL]);
   add_counter(out, "aster_exporter_watch_map_full_total", "Forked children of watched processes not followed: watched map full.", k[ASTER_CTR_WATCH_MAP_FULL]);
+  out.push_back(FamilyBuilder("aster_exporter_boundary_walker_total",
+                              "The kernel's boundary walker (framing beyond the copied head), by event: "
+                              "self_armed (from a copied head), armed (by the exporter after parsing a head), "
+                              "arm_late (an arm named a position already passed), windows (windows copied), "
+                              "capped (more boundaries in a transfer than a record holds: the body size becomes "
+                              "an estimate), lost (a window did not hold the framing expected), unsupported "
+                              "(a framing kind or transfer the walker does not read).",
+                              MetricType::Counter)
+                    .add(static_cast<double>(k[ASTER_CTR_WALK_SELF_ARMED]), {{"event", "self_armed"}})
+                    .add(static_cast<double>(k[ASTER_CTR_WALK_ARMED]), {{"event", "armed"}})
+                    .add(static_cast<double>(k[ASTER_CTR_WALK_ARM_LATE]), {{"event", "arm_late"}})
+                    .add(static_cast<double>(k[ASTER_CTR_WALK_WINDOWS]), {{"event", "windows"}})
+                    .add(static_cast<double>(k[ASTER_CTR_WALK_CAPPED]), {{"event", "capped"}})
+                    .add(static_cast<double>(k[ASTER_CTR_WALK_LOST]), {{"event", "lost"}})
+                    .add(static_cast<double>(k[ASTER_CTR_WALK_UNSUPPORTED]), {{"event", "unsupported"}})
+                    .take());
+  out.push_back(FamilyBuilder("aster_exporter_boundary_arms_total",
+                              "Boundary positions the exporter handed to the kernel's walker, by result: sent, "
+                              "or failed (the arm map refused it).",
+                              MetricType::Counter)
+                    .add(static_cast<double>(probes_.arms_sent() - probes_.arms_failed()), {{"result", "sent"}})
+                    .add(static_cast<double>(probes_.arms_failed()), {{"result", "failed"}})
+                    .take());
   add_gauge(out, "aster_exporter_record_batching",
         "1 when the probes stage small records per CPU and hand them over in batches; 0 when every record goes to the ring buffer at once.",
         probes_.batching() ? 1 : 0);

@@ -58,6 +58,8 @@ struct PipelineStats {
   StatCounter grpc_codes_unresolved;    // calls whose status could not be read (grpc_code="_unknown_")
   StatCounter grpc_messages_unknown_received;  // calls whose request message count is not known
   StatCounter grpc_messages_unknown_sent;      // calls whose response message count is not known
+  StatCounter windows_used;          // boundary windows fed to a parser
+  StatCounter windows_rejected;      // records whose windows failed the checks (all dropped)
   std::atomic<uint64_t> connections_tracked{0};
   std::atomic<uint64_t> tls_connections_tracked{0};
 };

@@ -57,12 +57,15 @@ struct FirstBytes {
   uint64_t unclaimed_other_direction = 0;
 };
 
+class BoundaryArming;
+
 struct ConnectionContext {
   uint64_t conn_id = 0;
   uint16_t service_id = 0;
   StreamSource source = StreamSource::kSocket;
   PipelineStats* stats = nullptr;
   ExchangeSink* sink = nullptr;
+  BoundaryArming* arming = nullptr;  // null: nothing to arm (a replay, a test)
 };
 
 // The request a protocol switch carries over: with Upgrade: h2c, the
@@ -80,6 +83,25 @@ struct Handover {
   int64_t request_body_left = 0;
 };
 
+// Where a direction's next framing boundary lies, for the kernel's boundary
+// walker (bpf/boundary_walker.bpf.h): `bytes_ahead` bytes after the last
+// byte the session was given, of framing `kind` (enum aster_framing), with
+// the HTTP/1 window starting at the CRLF that ends chunk data when
+// `after_data`.
+struct BoundaryHint {
+  uint64_t bytes_ahead = 0;
+  uint8_t kind = 0;
+  bool after_data = false;
+};
+
+// Tells the kernel's walker where a connection's next boundary is (the
+// probes implement it; a replay has none).
+class BoundaryArming {
+ public:
+  virtual ~BoundaryArming() = default;
+  virtual void arm(uint64_t conn_id, uint8_t dir, uint64_t stream_pos, const BoundaryHint& hint) = 0;
+};
+
 class ProtocolSession {
  public:
   enum class Next : uint8_t { kContinue, kStop, kSwitch };
@@ -87,9 +109,12 @@ class ProtocolSession {
   // Captured bytes of direction `dir` (enum aster_direction), contiguous
   // with what came before in that direction, moved at `ts_ns`.
   virtual void feed(uint8_t dir, const uint8_t* data, size_t len, uint64_t ts_ns) = 0;
+  // The next framing boundary of `dir`, when the protocol knows it.
+  virtual bool next_boundary(uint8_t /*dir*/, BoundaryHint* /*out*/) const { return false; }
   // `len` bytes of `dir` moved at `ts_ns` but were not captured, or lost.
   virtual void gap(uint8_t dir, uint64_t len, uint64_t ts_ns) = 0;
-  // The first bytes of an iovec past the capture budget (an iovec hint):
+  // Bytes past the capture budget that a record still holds (the first
+  // bytes of an iovec, a boundary window the kernel's walker copied):
   // real bytes at their place in the stream, but with gaps around them and
   // no message start before them, so a protocol may use them to follow its
   // framing (HTTP/1.x chunk-size lines) and must check them. By default

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "streams/record_pieces.h"
+
 namespace aster {
 namespace {
 // A record kept for later: its payload and iovec hints.
@@ -255,55 +257,61 @@ void Connection::deliver(const aster_event& ev, const uint8_t* payload) {
     session_->feed(dir, payload, ev.captured_len, ev.timestamp_ns);
     if (!follow_session()) return;
   }
-  if (ev.flags & ASTER_F_IOV_HINTS) {
-    deliver_hinted(ev, payload);
+  if (!(ev.flags & (ASTER_F_IOV_HINTS | ASTER_F_WINDOWS))) {
+    if (ev.byte_count > ev.captured_len) not_captured(ev, ev.byte_count - ev.captured_len);
+  } else if (!deliver_pieces(ev, payload)) {
     return;
   }
-  if (ev.byte_count > ev.captured_len) {
-    uint64_t missing = ev.byte_count - ev.captured_len;
-    if (ev.flags & ASTER_F_NO_USER_BUFFER) {
-      ctx_.stats->gap_no_buffer.add(missing);
-    } else {
-      ctx_.stats->gap_not_captured.add(missing);
-    }
-    session_->gap(dir, missing, ev.timestamp_ns);
-    follow_session();
-  }
+  if (serving()) arm_walker(ev);
 }
 
-// The bytes after the payload, as the hints describe them: the rest of the
-// iovec the budget ended in, then each further iovec's first bytes and the
-// rest of it, then whatever the hints did not reach. Lengths past the
-// transfer (a malformed block) are cut to it.
-void Connection::deliver_hinted(const aster_event& ev, const uint8_t* payload) {
+// The bytes past the payload that the record's trailers hold (iovec hints,
+// boundary windows) are hints with gaps around them; what they do not hold
+// moved but was not captured.
+bool Connection::deliver_pieces(const aster_event& ev, const uint8_t* payload) {
   const uint8_t dir = ev.direction & 1;
-  const uint8_t* block = payload + (iov_hints_offset(ev) - sizeof(aster_event));
-  aster_iov_hints hb;
-  std::memcpy(&hb, block, sizeof hb);
-  uint64_t left = ev.byte_count - ev.captured_len;
-  auto skip = [&](uint64_t n) {
-    n = std::min(n, left);
-    if (n == 0) return true;
-    left -= n;
-    ctx_.stats->gap_not_captured.add(n);
-    session_->gap(dir, n, ev.timestamp_ns);
-    return follow_session();
-  };
-  if (!skip(hb.cut_rest)) return;
-  for (uint16_t i = 0; i < hb.count && left > 0; ++i) {
-    aster_iov_hint h;
-    std::memcpy(&h, block + sizeof hb + i * sizeof h, sizeof h);
-    const uint64_t len = std::min<uint64_t>(h.len, left);
-    const size_t head = std::min<size_t>({h.head_len, sizeof h.head, len});
-    if (head) {
-      left -= head;
-      ctx_.stats->bytes_hinted.add(head);
-      session_->hint(dir, h.head, head, ev.timestamp_ns);
-      if (!follow_session()) return;
+  record_pieces(ev, payload, &pieces_);
+  if (pieces_.windows == WindowCheck::kRejected) ctx_.stats->windows_rejected.add();
+  uint64_t known = ev.captured_len;  // bytes of the transfer handed on so far
+  for (const RecordPiece& p : pieces_.pieces) {
+    if (p.offset > known && !not_captured(ev, p.offset - known)) return false;
+    if (p.window) {
+      ctx_.stats->windows_used.add();
+      ctx_.stats->bytes_captured.add(p.len);
+    } else {
+      ctx_.stats->bytes_hinted.add(p.len);
     }
-    if (!skip(len - head)) return;
+    session_->hint(dir, p.bytes, p.len, ev.timestamp_ns);
+    if (!follow_session()) return false;
+    known = p.offset + p.len;
   }
-  skip(left);
+  return ev.byte_count <= known || not_captured(ev, ev.byte_count - known);
+}
+
+bool Connection::not_captured(const aster_event& ev, uint64_t missing) {
+  if (ev.flags & ASTER_F_NO_USER_BUFFER) {
+    ctx_.stats->gap_no_buffer.add(missing);
+  } else {
+    ctx_.stats->gap_not_captured.add(missing);
+  }
+  session_->gap(ev.direction & 1, missing, ev.timestamp_ns);
+  return follow_session();
+}
+
+void Connection::arm_walker(const aster_event& ev) {
+  // The kernel is walking this direction already, or there is no kernel.
+  // TLS plaintext has stream positions of its own, which the walker (on
+  // the socket's transfers) does not know.
+  if (!ctx_.arming || tls() || (ev.flags & ASTER_F_WALKING)) return;
+  const uint8_t dir = ev.direction & 1;
+  BoundaryHint b;
+  // A boundary right at the next transfer's start is in its copied head,
+  // where the parser reads it (and the kernel arms itself from it).
+  if (!session_->next_boundary(dir, &b) || b.bytes_ahead == 0) return;
+  const uint64_t at = dirs_[dir].next_pos + b.bytes_ahead;
+  if (armed_at_[dir] == at) return;
+  armed_at_[dir] = at;
+  ctx_.arming->arm(ctx_.conn_id, dir, at, b);
 }
 
 bool Connection::follow_session() {

@@ -13,6 +13,7 @@
 #include "model/event_layout.h"
 #include "model/pipeline_stats.h"
 #include "model/protocol.h"
+#include "streams/record_pieces.h"
 
 namespace aster {
 
@@ -75,7 +76,15 @@ class Connection {
   // The ordered path: stream positions, holding, delivery.
   void accept(const aster_event& ev, const uint8_t* payload);
   void deliver(const aster_event& ev, const uint8_t* payload);
-  void deliver_hinted(const aster_event& ev, const uint8_t* payload);
+  // Past the payload: the bytes its trailers hold and the gaps around them.
+  // False when the session stopped.
+  bool deliver_pieces(const aster_event& ev, const uint8_t* payload);
+  // `missing` bytes of the record `ev` were not captured: a gap. False when
+  // the session stopped.
+  bool not_captured(const aster_event& ev, uint64_t missing);
+  // Tells the kernel's walker where the next boundary is, when the session
+  // knows it lies inside a later transfer and the kernel is not walking.
+  void arm_walker(const aster_event& ev);
   // After the session took bytes: stop, or hand over to another protocol.
   bool follow_session();
   void hold(Direction& d, const aster_event& ev, const uint8_t* payload);
@@ -96,6 +105,8 @@ class Connection {
   uint64_t batch_ = 0;
   size_t held_bytes_ = 0;
   Direction dirs_[2];
+  uint64_t armed_at_[2] = {UINT64_MAX, UINT64_MAX};
+  RecordPieces pieces_;  // reused for each record's trailers
 };
 
 }  // namespace aster

@@ -26,6 +26,7 @@ Connection* ConnectionTracker::find_or_create(const aster_event& ev) {
     ctx.source = StreamSource::kSocket;
     ctx.stats = &stats_;
     ctx.sink = &exchanges_;
+    ctx.arming = arming_;
     it = conns_.emplace(ev.conn_id, std::make_unique<Connection>(ctx, protocols_)).first;
     stats_.connections_opened.add();
     stats_.connections_tracked.store(conns_.size(), std::memory_order_relaxed);

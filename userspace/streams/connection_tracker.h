@@ -48,6 +48,9 @@ class ConnectionTracker : public RecordSink {
   // the service's series.
   void expire_service(uint16_t service_id, ExpiryReason reason) override;
   size_t size() const { return conns_.size(); }
+  // Where connections tell the kernel's boundary walker what they parsed
+  // (the probes; none in a replay). Set before the first record.
+  void set_arming(BoundaryArming* arming) { arming_ = arming; }
 
  private:
   Connection* find_or_create(const aster_event& ev);
@@ -56,6 +59,7 @@ class ConnectionTracker : public RecordSink {
   ExchangeSink& exchanges_;
   std::vector<const Protocol*> protocols_;
   ProcessEvents* processes_;
+  BoundaryArming* arming_ = nullptr;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;
   // Most records follow one another on the same connection.
   uint64_t last_id_ = 0;

@@ -35,6 +35,13 @@ void Http1Session::feed(uint8_t dir, const uint8_t* data, size_t len, uint64_t t
   }
 }
 
+bool Http1Session::next_boundary(uint8_t dir, BoundaryHint* out) const {
+  if (stopped_) return false;
+  if (!parser(dir).next_chunk_line(&out->bytes_ahead, &out->after_data)) return false;
+  out->kind = ASTER_FRAMING_H1_CHUNKED;
+  return true;
+}
+
 void Http1Session::gap(uint8_t dir, uint64_t len, uint64_t ts_ns) {
   if (!stopped_ && len) parser(dir).gap(len, ts_ns);
 }

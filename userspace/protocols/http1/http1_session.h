@@ -26,6 +26,7 @@ class Http1Session : public ProtocolSession {
   Http1Session& operator=(const Http1Session&) = delete;
 
   void feed(uint8_t dir, const uint8_t* data, size_t len, uint64_t ts_ns) override;
+  bool next_boundary(uint8_t dir, BoundaryHint* out) const override;
   void gap(uint8_t dir, uint64_t len, uint64_t ts_ns) override;
   void hint(uint8_t dir, const uint8_t* data, size_t len, uint64_t ts_ns) override;
   void close(uint64_t ts_ns) override;
@@ -74,6 +75,7 @@ class Http1Session : public ProtocolSession {
   ResponseFraming on_response_head(const MessageHead& head);
   void on_response_complete(const MessageHead& head, const MessageDone& done);
   HttpStreamParser& parser(uint8_t dir) { return dir == 0 ? requests_ : responses_; }
+  const HttpStreamParser& parser(uint8_t dir) const { return dir == 0 ? requests_ : responses_; }
   // FIFO of exchanges (a ring over `pending_`, reused without allocating).
   Pending& fifo_at(size_t i) { return pending_[(head_ + i) % pending_.size()]; }
   Pending& fifo_push();

@@ -37,6 +37,20 @@ bool HttpStreamParser::stopped() const { return state_ == State::kStopped; }
 
 bool HttpStreamParser::in_message() const { return in_message_; }
 
+bool HttpStreamParser::next_chunk_line(uint64_t* bytes_ahead, bool* after_data) const {
+  if (state_ == State::kChunkData) {
+    *bytes_ahead = body_left_;
+    *after_data = true;
+    return true;
+  }
+  if (state_ == State::kChunkSize && head_bytes_ == 0 && line_.empty()) {
+    *bytes_ahead = 0;
+    *after_data = false;
+    return true;
+  }
+  return false;
+}
+
 void HttpStreamParser::feed(const uint8_t* data, size_t len, uint64_t ts_ns) {
   unconsumed_ = len;
   if (state_ == State::kStopped || data == nullptr || len == 0) return;

@@ -83,10 +83,14 @@ class HttpStreamParser {
 
   // Contiguous captured bytes of this direction, in stream order.
   void feed(const uint8_t* data, size_t len, uint64_t ts_ns);
+  // Bytes from the next byte on to the next chunk-size line, while that is
+  // known (inside chunk data, or at a chunk-size line's start); false
+  // otherwise. `after_data`: a CRLF ending chunk data comes first.
+  bool next_chunk_line(uint64_t* bytes_ahead, bool* after_data) const;
   // `len` bytes moved at `ts_ns` but were not captured.
   void gap(uint64_t len, uint64_t ts_ns);
-  // The first bytes of an iovec past the capture budget, with gaps around
-  // them (see ProtocolSession::hint). Only a body's framing reads them, and
+  // Bytes past the capture budget (an iovec's first bytes, a boundary
+  // window), with gaps around them (see ProtocolSession::hint). Only a body's framing reads them, and
   // a chunk-size line or chunk end they do not hold where one is due sends
   // the body to the estimate (kChunkHintRejected); elsewhere they are a gap.
   void hint(const uint8_t* data, size_t len, uint64_t ts_ns);
