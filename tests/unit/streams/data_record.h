@@ -89,3 +89,38 @@ inline std::vector<uint8_t> iov_record(uint64_t conn, uint8_t dir, uint64_t pos,
 }
 
 }  // namespace aster
+
+namespace aster {
+
+// Appends boundary windows to record `rec` (after its payload, or after its
+// iovec hint block when it has one), as the kernel's walker does: a window
+// of the transfer's bytes `bytes` at each of `offsets` (ASTER_WINDOW_BYTES,
+// fewer at the transfer's end).
+inline void add_windows(std::vector<uint8_t>* rec, const std::string& bytes, const std::vector<uint32_t>& offsets) {
+  reinterpret_cast<aster_event*>(rec->data())->flags |= ASTER_F_WINDOWS;
+  rec->resize((rec->size() + 7) & ~size_t{7});
+  aster_windows hdr{};
+  hdr.count = static_cast<uint16_t>(offsets.size());
+  const auto* h = reinterpret_cast<const uint8_t*>(&hdr);
+  rec->insert(rec->end(), h, h + sizeof hdr);
+  for (uint32_t off : offsets) {
+    aster_window w{};
+    w.offset = off;
+    w.kind = ASTER_FRAMING_H1_CHUNKED;
+    w.len = static_cast<uint8_t>(std::min<size_t>(ASTER_WINDOW_BYTES, bytes.size() - std::min<size_t>(off, bytes.size())));
+    if (off < bytes.size()) std::memcpy(w.bytes, bytes.data() + off, w.len);
+    const auto* p = reinterpret_cast<const uint8_t*>(&w);
+    rec->insert(rec->end(), p, p + sizeof w);
+  }
+}
+
+// A flat record (data_record) with boundary windows.
+inline std::vector<uint8_t> windowed_record(uint64_t conn, uint8_t dir, uint64_t pos, const std::string& bytes,
+                                            uint64_t ts, size_t captured, const std::vector<uint32_t>& offsets,
+                                            uint16_t flags = 0) {
+  std::vector<uint8_t> rec = data_record(conn, dir, pos, bytes, ts, captured, flags);
+  add_windows(&rec, bytes, offsets);
+  return rec;
+}
+
+}  // namespace aster
