@@ -48,6 +48,7 @@ PIPELINE_FAMILIES = {
     "aster_exporter_records_reordered_total", "aster_exporter_records_late_total",
     "aster_exporter_pipeline_overflow_total", "aster_exporter_held_bytes_capped_total", "aster_exporter_http_series",
     "aster_exporter_path_overflow_total", "aster_exporter_iov_hint_bytes_total",
+    "aster_exporter_boundary_windows_total",
     "aster_exporter_series_overflow_total", "aster_exporter_route_positions_collapsed_total",
     "aster_exporter_http2_connections_total", "aster_exporter_http2_streams_total",
     "aster_exporter_http2_fields_unresolved_total", "aster_exporter_http2_table_epochs_total",
@@ -482,3 +483,55 @@ class GoTlsCaptureTest(CaptureCase):
         self.assertEqual(m.get("aster_exporter_connections_total", event="tls"), 3)
         self.assertEqual(m.get("aster_http_request_size_bytes_sum", method="POST"), 35000)
         self.assertEqual(m.get("aster_http_response_size_bytes_sum", path="/bytes/:id"), 40300)
+
+
+class WalkerUploadCaptureTest(CaptureCase):
+    """Node.js: chunked uploads whose chunk-size lines lie past the copied
+    head of its 64 KiB reads, found by the kernel's boundary walker (armed
+    by itself, and once by the exporter for a slow client): the windows are
+    in the capture, and the replay gives the same exact sizes."""
+    name = "node_chunked_uploads_walker"
+
+    def test_replay_equals_live(self):
+        import random
+        from test_boundary_walker import chunked_upload, slow_client_upload, varied_chunks
+        port = free_port()
+        server = start_node(port)
+        self.addCleanup(server.stop)
+        self.start_exporter(f"--target.port={port}")
+        self.exporter.wait_watching("node")
+        rng = random.Random(23)
+        counted = chunked_upload(port, varied_chunks(rng, 300_000)) + chunked_upload(port, varied_chunks(rng, 1_000_000))
+        counted += slow_client_upload(port, [3000] * 5 + [30000])
+        self.check_replay("node", 3)
+        m = Metrics(replay(self.capture))
+        self.assertEqual(m.get("aster_http_request_size_bytes_sum", path="/echo-size"), counted)
+        self.assertEqual(m.get("aster_exporter_body_size_estimated_total"), 0)
+        self.assertGreater(m.get("aster_exporter_boundary_windows_total", result="used"), 0)
+
+
+class WalkerOneWriteCaptureTest(CaptureCase):
+    """Chunked responses written in one write each, most chunks past the
+    copied head (tests/integration/servers/chunked_writer.py)."""
+    name = "python_chunked_one_write"
+
+    def test_replay_equals_live(self):
+        import http.client
+        from test_pipeline import harness_service
+        port = free_port()
+        server = Proc(["python3", os.path.join(harness.SERVERS, "chunked_writer.py"), str(port)],
+                      log_name="chunked-writer")
+        self.addCleanup(server.stop)
+        wait_port(port)
+        service = harness_service(server.pid)
+        self.start_exporter(f"--target.port={port}")
+        self.exporter.wait_watching(service)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        shapes = [[9000] * 20, [1, 2, 3, 40000, 5, 30000], [100] * 300]  # the last is capped: an estimate
+        for sizes in shapes:
+            conn.request("GET", "/one-write?sizes=" + ",".join(map(str, sizes)))
+            self.assertEqual(len(conn.getresponse().read()), sum(sizes))
+        conn.close()
+        self.check_replay(service, len(shapes))
+        m = Metrics(replay(self.capture))
+        self.assertEqual(m.get("aster_exporter_body_size_estimated_total"), 1)

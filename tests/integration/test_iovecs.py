@@ -116,10 +116,11 @@ class NodeWritevTest(unittest.TestCase):
         self.assertGreater(m.get("aster_exporter_iov_hint_bytes_total"), 0, "the hints were used")
         self.assertEqual(m.get("aster_http_requests_total", method="UNKNOWN"), 0)
 
-    def test_more_iovecs_than_a_record_describes_are_counted(self):
+    def test_more_iovecs_than_the_hints_describe_are_exact_through_the_walker(self):
         # 40 res.write()s in one tick: 160 iovecs past the budget, more than
-        # the 64 hints a record carries. The body is then an estimate, and
-        # both the cap and the estimate are counted; the count stays exact.
+        # the 64 hints a record carries. The boundary walker, armed by the
+        # head's "chunked", copies a window at every chunk boundary past
+        # them, so the body stays exact; the hints' cap is still counted.
         query = "sizes=" + ",".join(["5000"] * 40)
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         for _ in range(3):
@@ -131,8 +132,28 @@ class NodeWritevTest(unittest.TestCase):
         m = self.exporter.wait_count(3, service="node", path="/parts/many", timeout=30)
         self.exporter.wait_count(1, service="node", path="/fixed/:id")
         self.assertGreaterEqual(m.get("aster_exporter_iov_hints_capped_total"), 1)
-        self.assertGreaterEqual(m.get("aster_exporter_body_size_estimated_total"), 1)
+        self.assertEqual(m.get("aster_http_response_size_bytes_sum", service="node", path="/parts/many"), 600000)
+        self.assertEqual(m.get("aster_exporter_body_size_estimated_total"), 0)
+        self.assertGreater(m.get("aster_exporter_boundary_windows_total", result="used"), 0)
 
+    def test_more_chunks_than_hints_and_windows_describe_are_counted(self):
+        # 200 res.write()s of 100 bytes in one tick: some 160 chunks past the
+        # head, more than a record's 64 windows (and 16 chunks of hints). The
+        # body is then an estimate, and the caps and the estimate are
+        # counted; the count stays exact.
+        query = "sizes=" + ",".join(["100"] * 200)
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        c.request("GET", f"/parts/many?{query}")
+        self.assertEqual(len(c.getresponse().read()), 20000)
+        c.request("GET", "/fixed/1")
+        self.assertEqual(len(c.getresponse().read()), 100)
+        c.close()
+        m = self.exporter.wait_count(1, service="node", path="/parts/many", timeout=30)
+        m = self.exporter.wait_count(1, service="node", path="/fixed/:id")
+        self.assertGreaterEqual(m.get("aster_exporter_iov_hints_capped_total"), 1)
+        self.assertGreaterEqual(m.get("aster_exporter_boundary_walker_total", event="capped"), 1)
+        self.assertGreaterEqual(m.get("aster_exporter_body_size_estimated_total"), 1)
+        self.assertEqual(m.get("aster_http_response_size_bytes_sum", service="node", path="/fixed/:id"), 100)
 
 if __name__ == "__main__":
     unittest.main()
