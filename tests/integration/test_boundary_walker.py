@@ -143,6 +143,25 @@ class NodeSlowClientArmingTest(unittest.TestCase):
         self.assertGreaterEqual(walker(m, "armed"), 1)
         self.assertEqual(walker(m, "self_armed"), 0)
         self.assertGreaterEqual(m.get("aster_exporter_boundary_arms_total", result="sent"), 1)
+        self.assertEqual(m.get("aster_exporter_boundary_arms_pending"), 0, "the kernel took the arm")
+
+    def test_an_arm_left_by_a_connection_that_ends_is_withdrawn(self):
+        # The client stops inside the first chunk, after the exporter armed
+        # the walker for the next chunk-size line, and goes away: no
+        # transfer takes the arm, so the exporter withdraws it when the
+        # connection ends (else its slot would stay raised for good).
+        with socket.create_connection(("127.0.0.1", self.port)) as s:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            s.sendall(b"POST /echo-size HTTP/1.1\r\nHost: x\r\n")
+            time.sleep(0.2)
+            s.sendall(b"transfer-encoding: chunked\r\n\r\n10000\r\n" + b"a" * 1000)  # one read
+            harness.wait_for(lambda: self.exporter.scrape().get("aster_exporter_boundary_arms_pending") == 1,
+                             timeout=20, what="the exporter arms the walker")
+        harness.wait_for(lambda: self.exporter.scrape().get("aster_exporter_boundary_arms_pending") == 0,
+                         timeout=20, what="the arm withdrawn after the connection ended")
+        m = self.exporter.scrape()
+        self.assertEqual(m.get("aster_exporter_boundary_arms_total", result="failed"), 0)
+        self.assertEqual(walker(m, "armed"), 0, "no transfer took the arm")
 
 
 class OneWriteChunkedResponseTest(unittest.TestCase):

@@ -307,6 +307,25 @@ void ProbeSet::arm(uint64_t conn_id, uint8_t dir, uint64_t stream_pos, const Bou
   }
 }
 
+void ProbeSet::disarm(uint64_t conn_id, uint8_t dir) {
+  aster_walk_arm_key key{};
+  key.conn_id = conn_id;
+  key.dir = dir;
+  // Whoever deletes the entry, this or the kernel taking it, drops its
+  // slot's count: a delete succeeds once.
+  if (bpf_map_delete_elem(bpf_map__fd(skel_->maps.walk_arms), &key) == 0) {
+    __atomic_fetch_sub(&skel_->bss->walk_arm_pending[conn_id & (ASTER_WALK_ARM_SLOTS - 1)], 1, __ATOMIC_SEQ_CST);
+  }
+}
+
+uint64_t ProbeSet::arms_pending() const {
+  uint64_t n = 0;
+  for (uint32_t i = 0; i < ASTER_WALK_ARM_SLOTS; ++i) {
+    n += __atomic_load_n(&skel_->bss->walk_arm_pending[i], __ATOMIC_RELAXED);
+  }
+  return n;
+}
+
 std::vector<ProgramInfo> ProbeSet::programs() const {
   std::vector<ProgramInfo> out;
   bpf_program* prog;

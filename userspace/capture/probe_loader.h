@@ -66,6 +66,9 @@ class ProbeSet : public BoundaryArming {
   // struct aster_walk_arm): the kernel takes it at the connection's next
   // transfer in that direction.
   void arm(uint64_t conn_id, uint8_t dir, uint64_t stream_pos, const BoundaryHint& hint) override;
+  void disarm(uint64_t conn_id, uint8_t dir) override;
+  // Arms in the map that no transfer has taken yet (the pending slots' sum).
+  uint64_t arms_pending() const;
   // Arms handed to the kernel, and those it refused (the map was full).
   uint64_t arms_sent() const { return arms_sent_.load(std::memory_order_relaxed); }
   uint64_t arms_failed() const { return arms_failed_.load(std::memory_order_relaxed); }

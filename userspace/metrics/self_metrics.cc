@@ -68,6 +68,10 @@ std::vector<prometheus::MetricFamily> SelfMetrics::Collect() const {
                     .add(static_cast<double>(probes_.arms_sent() - probes_.arms_failed()), {{"result", "sent"}})
                     .add(static_cast<double>(probes_.arms_failed()), {{"result", "failed"}})
                     .take());
+  add_gauge(out, "aster_exporter_boundary_arms_pending",
+            "Boundary positions handed to the kernel's walker that no transfer has taken yet (an arm of a connection "
+            "that ended is withdrawn).",
+            static_cast<double>(probes_.arms_pending()));
   add_gauge(out, "aster_exporter_record_batching",
         "1 when the probes stage small records per CPU and hand them over in batches; 0 when every record goes to the ring buffer at once.",
         probes_.batching() ? 1 : 0);

@@ -100,6 +100,9 @@ class BoundaryArming {
  public:
   virtual ~BoundaryArming() = default;
   virtual void arm(uint64_t conn_id, uint8_t dir, uint64_t stream_pos, const BoundaryHint& hint) = 0;
+  // The connection is gone: an arm it left that the kernel has not taken
+  // goes too, so its pending slot does not stay raised for good.
+  virtual void disarm(uint64_t conn_id, uint8_t dir) = 0;
 };
 
 class ProtocolSession {

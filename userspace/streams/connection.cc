@@ -18,6 +18,9 @@ Connection::Connection(const ConnectionContext& ctx, const std::vector<const Pro
     : ctx_(ctx), protocols_(protocols) {}
 
 Connection::~Connection() {
+  for (uint8_t dir = 0; dir < 2; ++dir) {
+    if (ctx_.arming && armed_at_[dir] != UINT64_MAX) ctx_.arming->disarm(ctx_.conn_id, dir);
+  }
   if (tls()) ctx_.stats->tls_connections_tracked.fetch_sub(1, std::memory_order_relaxed);
 }
 

@@ -170,7 +170,9 @@ class RecordedArms : public BoundaryArming {
   void arm(uint64_t conn_id, uint8_t dir, uint64_t stream_pos, const BoundaryHint& hint) override {
     arms.push_back(Arm{conn_id, dir, stream_pos, hint});
   }
+  void disarm(uint64_t conn_id, uint8_t dir) override { disarms.emplace_back(conn_id, dir); }
   std::vector<Arm> arms;
+  std::vector<std::pair<uint64_t, uint8_t>> disarms;
 };
 
 class Upload : public ::testing::Test {
@@ -268,6 +270,26 @@ TEST_F(Upload, ArmsTheWalkerWhereTheNextBoundaryLies) {
   // A record that moves the parser but not the boundary does not re-arm.
   record(data_record(1, ASTER_DIR_INGRESS, first.size(), std::string(1000, 'a'), 11));
   EXPECT_EQ(arms.arms.size(), 1u);
+}
+
+// A connection that ends before the kernel took its arm withdraws it, so
+// the arm's pending slot does not make every transfer of the connections
+// that share it look the map up for good; one never armed withdraws nothing.
+TEST_F(Upload, AConnectionThatEndsWithdrawsItsArm) {
+  std::string first = kHead + "10000\r\n" + std::string(3000, 'a');
+  record(data_record(1, ASTER_DIR_INGRESS, 0, first, 10));
+  record(data_record(2, ASTER_DIR_INGRESS, 0, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 11));
+  ASSERT_EQ(arms.arms.size(), 1u);
+  for (uint64_t conn : {1, 2}) {
+    aster_event ev{};
+    ev.kind = ASTER_EVENT_CLOSE;
+    ev.conn_id = conn;
+    ev.timestamp_ns = 20;
+    tracker.on_record(&ev, sizeof ev);
+  }
+  for (int i = 0; i < 3; ++i) tracker.end_batch(0);  // a closed connection is finished a few batches on
+  ASSERT_EQ(arms.disarms.size(), 1u);
+  EXPECT_EQ(arms.disarms[0], std::make_pair(uint64_t{1}, uint8_t{ASTER_DIR_INGRESS}));
 }
 
 TEST_F(Upload, DoesNotArmWhileTheKernelWalksOrAtATransferBoundary) {
