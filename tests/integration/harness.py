@@ -386,9 +386,35 @@ def capture_events(path):
         off = 0
         while off + EVENT.size <= len(payload):
             ev = dict(zip(fields, EVENT.unpack_from(payload, off)))
+            if not 1 <= ev["kind"] <= 7:
+                raise AssertionError(f"{path}: a record of unknown kind {ev['kind']} at frame offset {off}")
             out.append(ev)
-            off += (EVENT.size + (ev["captured_len"] if ev["kind"] == EVENT_DATA else 0) + 7) // 8 * 8
+            size = data_record_size(payload, off, ev) if ev["kind"] == EVENT_DATA else EVENT.size
+            if off + size > len(payload):
+                raise AssertionError(f"{path}: a record of {size} bytes runs past its ring record")
+            off += (size + 7) // 8 * 8
     return out
+
+
+# The trailers a data record may carry after its payload (bpf/aster_events.h,
+# read the same way as record_trailers() in userspace/model/event_layout.h):
+# the iovec hint block, then the boundary windows, each 8-byte aligned.
+F_IOV_HINTS, F_WINDOWS = 1 << 4, 1 << 8
+IOV_HINTS_HEAD, IOV_HINT = 8, 24      # struct aster_iov_hints, aster_iov_hint
+WINDOWS_HEAD, WINDOW = 8, 32          # struct aster_windows, aster_window
+
+
+def data_record_size(buf, start, ev):
+    n = EVENT.size + ev["captured_len"]
+    if ev["flags"] & F_IOV_HINTS:
+        n = (n + 7) // 8 * 8
+        count = struct.unpack_from("<H", buf, start + n + 4)[0]  # after cut_rest
+        n += IOV_HINTS_HEAD + count * IOV_HINT
+    if ev["flags"] & F_WINDOWS:
+        n = (n + 7) // 8 * 8
+        count = struct.unpack_from("<H", buf, start + n)[0]
+        n += WINDOWS_HEAD + count * WINDOW
+    return n
 
 
 def reads_per_connection(path):

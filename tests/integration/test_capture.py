@@ -535,3 +535,27 @@ class WalkerOneWriteCaptureTest(CaptureCase):
         self.check_replay(service, len(shapes))
         m = Metrics(replay(self.capture))
         self.assertEqual(m.get("aster_exporter_body_size_estimated_total"), 1)
+
+
+class CaptureReaderTest(unittest.TestCase):
+    """harness.capture_events reads the checked-in captures record by
+    record, trailers included: it used to step over a record by its payload
+    alone, so the iovec hints and boundary windows after it were read as
+    records of kind 0, 16, 97... (test_exactness reads the reads' sizes
+    this way)."""
+
+    def test_every_checked_in_capture_parses_into_known_records(self):
+        folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "captures")
+        with_trailers = 0
+        for name in sorted(os.listdir(folder)):
+            if not name.endswith(".cap"):
+                continue
+            events = harness.capture_events(os.path.join(folder, name))  # raises on an unknown kind or overrun
+            self.assertTrue(events, name)
+            for ev in events:
+                self.assertIn(ev["kind"], range(1, 8), name)
+                if ev["kind"] == harness.EVENT_DATA:
+                    self.assertLessEqual(ev["captured_len"], ev["byte_count"], name)
+                    self.assertIn(ev["direction"], (harness.DIR_INGRESS, harness.DIR_EGRESS), name)
+                    with_trailers += bool(ev["flags"] & (harness.F_IOV_HINTS | harness.F_WINDOWS))
+        self.assertGreater(with_trailers, 0, "the captures hold records with trailers")
