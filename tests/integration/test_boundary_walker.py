@@ -221,3 +221,22 @@ class OneWriteChunkedResponseTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class VerifierBudgetTest(unittest.TestCase):
+    def test_each_probe_loads_within_its_verifier_budget(self):
+        # The walker once made the verifier process 140k instructions in
+        # each of the syscalls mode's ten exit programs (a test before its
+        # call split every path in two), and that mode started seconds
+        # later on a loaded machine, past test_http2's late-connection
+        # window. The count is the kernel's, not a timing: 100k leaves room
+        # over today's ~69k (syscalls) and ~62k (socket) on kernel 6.18.
+        ex = Exporter(f"--target.port={free_port()}")
+        self.addCleanup(ex.stop)
+        m = ex.scrape()
+        counts = {l["program"]: v for l, v in m.select("aster_exporter_bpf_program_verified_instructions")}
+        data = {p: v for p, v in counts.items() if p.startswith(("sys_exit_", "sock_send", "sock_recv"))}
+        self.assertTrue(data, counts)
+        for program, n in data.items():
+            self.assertGreater(n, 0, program)
+            self.assertLess(n, 100_000, program)
