@@ -91,6 +91,16 @@ class CaptureCase(unittest.TestCase):
         self.exporter.wait_watching("nginx", processes=workers + 1)
         return port
 
+    def watched_node(self):
+        """The Node.js test server, watched by a recording exporter; returns
+        its port."""
+        port = free_port()
+        server = start_node(port)
+        self.addCleanup(server.stop)
+        self.start_exporter(f"--target.port={port}")
+        self.exporter.wait_watching("node")
+        return port
+
     def start_exporter(self, *selector):
         self.exporter = Exporter(*selector, *self.exporter_args, f"--capture.record={self.capture}")
         self.addCleanup(self.exporter.stop)
@@ -262,11 +272,7 @@ class NodeWritevCaptureTest(CaptureCase):
 
     def test_replay_equals_live(self):
         from test_iovecs import drive, make_plan
-        port = free_port()
-        server = start_node(port)
-        self.addCleanup(server.stop)
-        self.start_exporter(f"--target.port={port}")
-        self.exporter.wait_watching("node")
+        port = self.watched_node()
         plan = make_plan(120, seed=5)
         drive(port, plan)
         self.check_replay("node", len(plan))
@@ -495,11 +501,7 @@ class WalkerUploadCaptureTest(CaptureCase):
     def test_replay_equals_live(self):
         import random
         from test_boundary_walker import chunked_upload, slow_client_upload, varied_chunks
-        port = free_port()
-        server = start_node(port)
-        self.addCleanup(server.stop)
-        self.start_exporter(f"--target.port={port}")
-        self.exporter.wait_watching("node")
+        port = self.watched_node()
         rng = random.Random(23)
         counted = chunked_upload(port, varied_chunks(rng, 300_000)) + chunked_upload(port, varied_chunks(rng, 1_000_000))
         counted += slow_client_upload(port, [3000] * 5 + [30000])
