@@ -303,6 +303,44 @@ class GoCaptureTest(CaptureCase):
         self.check_replay("goserver", live)
 
 
+class GoKeepAliveCaptureTest(CaptureCase):
+    """The benchmark's go-tiny shape for callgrind (bench/bench.py's
+    callgrind phase): a Go net/http server with keep-alive on, 2000 tiny
+    GETs over 32 connections (h2load --h1, so the count is exact), so the
+    figure is the per-request cost, not the per-connection one."""
+    name = "go_keepalive_tiny"
+
+    def test_replay_equals_live(self):
+        port = free_port()
+        binary = build_goserver(self.dir)
+        server = Proc([binary, str(port), os.path.join(self.dir, "stats"), "keepalive"], log_name="goserver")
+        self.addCleanup(server.stop)
+        wait_port(port)
+        self.start_exporter(f"--target.port={port}")
+        self.exporter.wait_watching("goserver")
+        codes, _ = h2load("--h1", "-n", "2000", "-c", "32", f"http://127.0.0.1:{port}/hello")
+        self.assertEqual(codes, {"2xx": 2000})
+        self.check_replay("goserver", 2000)
+
+
+class H2cTinyCaptureTest(CaptureCase):
+    """The benchmark's h2c-tiny shape for callgrind: nghttpd by prior
+    knowledge, 2000 GETs of a 13-byte file over 32 connections of ten
+    concurrent streams (answers sharing writes)."""
+    name = "nghttpd_h2c_tiny"
+
+    def test_replay_equals_live(self):
+        port = free_port()
+        server = Nghttpd(port)
+        self.addCleanup(server.stop)
+        server.write_file("tiny", 13)
+        self.start_exporter(f"--target.port={port}")
+        self.exporter.wait_watching("nghttpd")
+        codes, _ = h2load("-n", "2000", "-c", "32", "-m", "10", f"http://127.0.0.1:{port}/tiny")
+        self.assertEqual(codes, {"2xx": 2000})
+        self.check_replay("nghttpd", 2000)
+
+
 class GapCaptureTest(CaptureCase):
     """--capture.bytes=512: request heads longer than the capture (their
     request lines were captured, so they keep method and path; the loss
