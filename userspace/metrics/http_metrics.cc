@@ -66,26 +66,18 @@ HttpMetrics::HttpMetrics(prometheus::Registry& registry, uint32_t max_series_per
 
 HttpMetrics::HttpMetrics(prometheus::Registry& registry, const MetricsOptions& options, ServiceName names)
     : options_(options),
-      requests_(prometheus::BuildCounter()
-                    .Name(options.prefix + "_http_requests_total")
-                    .Help("HTTP requests answered by the watched service, by method, path and status.")
-                    .Register(registry)),
-      duration_(prometheus::BuildHistogram()
-                    .Name(options.prefix + "_http_request_duration_seconds")
-                    .Help("From the server's read of the request's first bytes to the return of its write "
-                          "of the response's last byte.")
-                    .Register(registry)),
-      request_size_(prometheus::BuildHistogram()
-                        .Name(options.prefix + "_http_request_size_bytes")
-                        .Help("HTTP request body bytes (after chunked decoding).")
-                        .Register(registry)),
-      response_size_(prometheus::BuildHistogram()
-                         .Name(options.prefix + "_http_response_size_bytes")
-                         .Help("HTTP response body bytes (after chunked decoding).")
-                         .Register(registry)),
-      duration_bounds_(or_default(options.duration_buckets, duration_buckets())),
-      request_size_bounds_(or_default(options.request_size_buckets, size_buckets())),
-      response_size_bounds_(or_default(options.response_size_buckets, size_buckets())),
+      requests_(options.prefix + "_http_requests_total",
+                "HTTP requests answered by the watched service, by method, path and status."),
+      duration_(options.prefix + "_http_request_duration_seconds",
+                "From the server's read of the request's first bytes to the return of its write "
+                "of the response's last byte.",
+                or_default(options.duration_buckets, duration_buckets())),
+      request_size_(options.prefix + "_http_request_size_bytes",
+                    "HTTP request body bytes (after chunked decoding).",
+                    or_default(options.request_size_buckets, size_buckets())),
+      response_size_(options.prefix + "_http_response_size_bytes",
+                     "HTTP response body bytes (after chunked decoding).",
+                     or_default(options.response_size_buckets, size_buckets())),
       names_(std::move(names)),
       grpc_(registry, options, names_) {
   if (!options_.gauges.empty()) {
@@ -135,27 +127,27 @@ HttpMetrics::ServiceState* HttpMetrics::create_service(uint16_t id) {
 
 size_t HttpMetrics::remove_series(ServiceState& svc) {
   // The tables hold raw pointers into the families; each is erased before
-  // Family::Remove frees what it points to. All on the event-loop thread,
+  // remove() frees what it points to. All on the event-loop thread,
   // the only one that uses them; scrapes see a family with or without a
   // series, never a freed one (the family's own lock).
   size_t n = 0;
   auto drop_histograms = [&](Histograms& h) {
     if (!h.duration) return;
-    duration_.Remove(h.duration);
-    request_size_.Remove(h.request_size);
-    response_size_.Remove(h.response_size);
+    duration_.remove(h.duration);
+    request_size_.remove(h.request_size);
+    response_size_.remove(h.response_size);
     h = Histograms{};
     n += 3;
   };
   for (auto& [key, c] : svc.counters) {
-    requests_.Remove(c);
+    requests_.remove(c);
     ++n;
   }
   svc.counters.clear();
   for (auto& per_method : svc.counter_overflow) {
-    for (prometheus::Counter*& c : per_method) {
+    for (CounterSeries*& c : per_method) {
       if (!c) continue;
-      requests_.Remove(c);
+      requests_.remove(c);
       c = nullptr;
       ++n;
     }
@@ -223,7 +215,7 @@ const std::string* HttpMetrics::path_label(ServiceState& svc, const std::string&
   return l;
 }
 
-prometheus::Counter& HttpMetrics::counter_for(ServiceState& svc, uint8_t method, const std::string* path,
+CounterSeries& HttpMetrics::counter_for(ServiceState& svc, uint8_t method, const std::string* path,
                                               uint16_t status) {
   uint8_t cls = status_class(status);
   if (path) {
@@ -235,7 +227,7 @@ prometheus::Counter& HttpMetrics::counter_for(ServiceState& svc, uint8_t method,
     if (svc.counters.size() < options_.max_series_per_family) {
       std::string status_value = cls && options_.status_label == StatusLabel::kCode ? std::to_string(status)
                                                                                     : std::string(kClassLabels[cls]);
-      prometheus::Counter* c = &requests_.Add(
+      CounterSeries* c = &requests_.add(
           with_base(svc, {{"method", method_label(method)}, {"path", *path}, {"status", status_value}}));
       svc.counters.emplace(key, c);
       ++svc.counter_series;
@@ -246,9 +238,9 @@ prometheus::Counter& HttpMetrics::counter_for(ServiceState& svc, uint8_t method,
   // The overflow series keep the status class even when the label is the
   // exact code, so they stay few; status=~"5.." still matches "5xx".
   bump(svc.counter_overflowed);
-  prometheus::Counter*& c = svc.counter_overflow[method][cls];
+  CounterSeries*& c = svc.counter_overflow[method][cls];
   if (!c) {
-    c = &requests_.Add(with_base(svc, {{"method", method_label(method)},
+    c = &requests_.add(with_base(svc, {{"method", method_label(method)},
                                        {"path", std::string(kOverflowPath)},
                                        {"status", kClassLabels[cls]}}));
     ++svc.counter_series;
@@ -264,8 +256,7 @@ HttpMetrics::Histograms& HttpMetrics::histograms_for(ServiceState& svc, uint8_t 
     if (it != svc.histograms.end()) return it->second;
     if (svc.histograms.size() < options_.max_series_per_family) {
       prometheus::Labels l = with_base(svc, {{"method", method_label(method)}, {"path", *path}});
-      Histograms h{&duration_.Add(l, duration_bounds_), &request_size_.Add(l, request_size_bounds_),
-                   &response_size_.Add(l, response_size_bounds_)};
+      Histograms h{&duration_.add(l), &request_size_.add(l), &response_size_.add(l)};
       ++svc.histogram_series;
       histogram_series_n_.fetch_add(1, std::memory_order_relaxed);
       return svc.histograms.emplace(key, h).first->second;
@@ -275,8 +266,7 @@ HttpMetrics::Histograms& HttpMetrics::histograms_for(ServiceState& svc, uint8_t 
   Histograms& h = svc.histogram_overflow[method];
   if (!h.duration) {
     prometheus::Labels l = with_base(svc, {{"method", method_label(method)}, {"path", std::string(kOverflowPath)}});
-    h = Histograms{&duration_.Add(l, duration_bounds_), &request_size_.Add(l, request_size_bounds_),
-                   &response_size_.Add(l, response_size_bounds_)};
+    h = Histograms{&duration_.add(l), &request_size_.add(l), &response_size_.add(l)};
     ++svc.histogram_series;
     histogram_series_n_.fetch_add(1, std::memory_order_relaxed);
   }
@@ -289,17 +279,17 @@ void HttpMetrics::on_exchange(const Exchange& x) {
   ServiceState& svc = *found;
   svc.last_exchange_ns = std::max({svc.last_exchange_ns, x.first_byte_ns, x.last_byte_ns});
   if (!x.request_seen || !x.path) {
-    counter_for(svc, kUnknownMethod, &kUnknownPath, x.status).Increment();
+    counter_for(svc, kUnknownMethod, &kUnknownPath, x.status).increment();
     return;
   }
   uint8_t method = static_cast<uint8_t>(x.method);
   const std::string* path = path_label(svc, *x.path);
-  counter_for(svc, method, path, x.status).Increment();
+  counter_for(svc, method, path, x.status).increment();
   Histograms& h = histograms_for(svc, method, path);
   uint64_t duration_ns = x.last_byte_ns > x.first_byte_ns ? x.last_byte_ns - x.first_byte_ns : 0;
-  h.duration->Observe(static_cast<double>(duration_ns) / 1e9);
-  if (x.request_body_known) h.request_size->Observe(static_cast<double>(x.request_body_bytes));
-  if (x.response_body_known) h.response_size->Observe(static_cast<double>(x.response_body_bytes));
+  h.duration->observe(static_cast<double>(duration_ns) / 1e9);
+  if (x.request_body_known) h.request_size->observe(static_cast<double>(x.request_body_bytes));
+  if (x.response_body_known) h.response_size->observe(static_cast<double>(x.response_body_bytes));
   if (gauges_) gauges_->on_exchange(x.service_id, x.method, *x.path, x.status);
 }
 

@@ -35,6 +35,7 @@
 #include "config/metrics_options.h"
 #include "metrics/path_normalizer.h"
 #include "metrics/route_learner.h"
+#include "metrics/series_family.h"
 #include "model/route_templates.h"
 
 namespace aster {
@@ -136,9 +137,9 @@ class HttpMetrics : public ExchangeSink {
     size_t operator()(const HistKey& k) const { return std::hash<const void*>()(k.path) ^ (size_t(k.method) << 12); }
   };
   struct Histograms {
-    prometheus::Histogram* duration = nullptr;
-    prometheus::Histogram* request_size = nullptr;
-    prometheus::Histogram* response_size = nullptr;
+    HistogramSeries* duration = nullptr;
+    HistogramSeries* request_size = nullptr;
+    HistogramSeries* response_size = nullptr;
   };
   struct ServiceState {
     std::string name;
@@ -146,9 +147,9 @@ class HttpMetrics : public ExchangeSink {
     prometheus::Labels base;
     RouteTemplater templates;
     std::unique_ptr<RouteLearner> learner;
-    std::unordered_map<CounterKey, prometheus::Counter*, KeyHash> counters;
+    std::unordered_map<CounterKey, CounterSeries*, KeyHash> counters;
     std::unordered_map<HistKey, Histograms, KeyHash> histograms;
-    std::array<std::array<prometheus::Counter*, kClasses>, kMethods> counter_overflow{};
+    std::array<std::array<CounterSeries*, kClasses>, kMethods> counter_overflow{};
     std::array<Histograms, kMethods> histogram_overflow{};
     std::atomic<uint64_t> counter_overflowed{0};
     std::atomic<uint64_t> histogram_overflowed{0};
@@ -163,20 +164,19 @@ class HttpMetrics : public ExchangeSink {
   // Removes the service's HTTP series; returns how many.
   size_t remove_series(ServiceState& svc);
   const std::string* path_label(ServiceState& svc, const std::string& raw);
-  prometheus::Counter& counter_for(ServiceState& svc, uint8_t method, const std::string* path, uint16_t status);
+  CounterSeries& counter_for(ServiceState& svc, uint8_t method, const std::string* path, uint16_t status);
   Histograms& histograms_for(ServiceState& svc, uint8_t method, const std::string* path);
   std::string method_label(uint8_t method) const;
   static prometheus::Labels with_base(const ServiceState& svc, prometheus::Labels own);
   static std::vector<std::pair<std::string, std::string>> workload_of(const ServiceState& svc);
 
   MetricsOptions options_;
-  prometheus::Family<prometheus::Counter>& requests_;
-  prometheus::Family<prometheus::Histogram>& duration_;
-  prometheus::Family<prometheus::Histogram>& request_size_;
-  prometheus::Family<prometheus::Histogram>& response_size_;
-  std::vector<double> duration_bounds_;
-  std::vector<double> request_size_bounds_;
-  std::vector<double> response_size_bounds_;
+  // Our own families (series_family.h), not the registry's: HttpMetrics
+  // collects them through families().
+  mutable CounterFamily requests_;
+  mutable HistogramFamily duration_;
+  mutable HistogramFamily request_size_;
+  mutable HistogramFamily response_size_;
   ServiceName names_;
   ServiceLabels workload_labels_;
   std::unique_ptr<BusinessGauges> gauges_;  // null: none configured

@@ -1,8 +1,10 @@
-// One collection of a registry, for the metrics tests: sums and series
+// One collection of a registry (or of an HttpMetrics), for the metrics tests: sums and series
 // counts of a family's samples whose labels include the wanted ones.
 #pragma once
 
 #include <prometheus/registry.h>
+
+#include "metrics/http_metrics.h"
 
 #include <map>
 #include <string>
@@ -12,8 +14,19 @@ namespace aster {
 
 using Labels = std::map<std::string, std::string>;
 
+// Every family of an HttpMetrics (its HTTP families are its own, not the
+// registry's), in exposition order.
+inline std::vector<prometheus::MetricFamily> collect(const HttpMetrics& http) {
+  std::vector<prometheus::MetricFamily> out;
+  for (prometheus::Collectable* c : http.families()) {
+    for (auto& f : c->Collect()) out.push_back(std::move(f));
+  }
+  return out;
+}
+
 struct Scrape {
   explicit Scrape(prometheus::Registry& r) : families(r.Collect()) {}
+  explicit Scrape(const HttpMetrics& http) : families(collect(http)) {}
   // Sum over the family's samples whose labels include `want`.
   double sum(const std::string& family, const Labels& want = {}) const {
     double total = 0;

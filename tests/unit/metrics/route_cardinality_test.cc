@@ -52,7 +52,7 @@ TEST(RouteCardinality, TemplatesAreLabelsPerServiceFirstMatchWins) {
   f.request("/assets/js/app.js");
   f.request("/v1/agents/alice", 200, HttpMethod::kGet, 2);  // service "other": {id} does not apply
   f.request("/v1/sessions/42");                               // no template: heuristic
-  Scrape s(f.registry);
+  Scrape s(f.metrics);
   EXPECT_EQ(s.sum("aster_http_requests_total", {{"service", "agents"}, {"path", "/v1/agents/me"}}), 1);
   EXPECT_EQ(s.sum("aster_http_requests_total", {{"service", "agents"}, {"path", "/v1/agents/{id}"}}), 2);
   EXPECT_EQ(s.sum("aster_http_requests_total", {{"service", "agents"}, {"path", "/assets/*"}}), 1);
@@ -68,7 +68,7 @@ TEST(RouteCardinality, CapPerFamilyPerServiceWithExactTotals) {
   Fixture f(o);
   for (int i = 0; i < 1000; ++i) f.request("/item/name" + std::to_string(i) + "z", i % 7 == 0 ? 500 : 200);
   for (int i = 0; i < 100; ++i) f.request("/item/x" + std::to_string(i) + "z", 200, HttpMethod::kGet, 2);
-  Scrape s(f.registry);
+  Scrape s(f.metrics);
   for (const char* svc : {"agents", "other"}) {
     // Ten regular series, plus the overflow series of (GET, 2xx) and (GET, 5xx).
     EXPECT_LE(s.series("aster_http_requests_total", {{"service", svc}}), 12u) << svc;
@@ -101,7 +101,7 @@ TEST(RouteCardinality, CounterFamilyCanFillBeforeTheHistograms) {
   for (const char* p : {"/a", "/b"}) {
     for (uint16_t st : {200, 404, 500}) f.request(p, st);
   }
-  Scrape s(f.registry);
+  Scrape s(f.metrics);
   EXPECT_EQ(s.series("aster_http_request_duration_seconds", {{"path", "_other_"}}), 0u);
   EXPECT_EQ(s.series("aster_http_requests_total", {{"path", "_other_"}}), 2u);
   EXPECT_EQ(s.sum("aster_http_requests_total"), 6);
@@ -114,7 +114,7 @@ TEST(RouteCardinality, LearningKeepsRealRoutesUnderTheCap) {
   Fixture f(o);
   for (int i = 0; i < 5000; ++i) f.request("/v1/users/user" + std::to_string(i) + "x/settings");
   f.request("/healthz");
-  Scrape s(f.registry);
+  Scrape s(f.metrics);
   EXPECT_EQ(s.sum("aster_http_requests_total", {{"path", "/v1/users/:param/settings"}}), 5000 - 50);
   EXPECT_EQ(s.sum("aster_http_requests_total", {{"path", "/healthz"}}), 1) << "room left for real routes";
   EXPECT_EQ(s.sum("aster_http_requests_total", {{"path", "_other_"}}), 0);
@@ -132,7 +132,7 @@ TEST(RouteCardinality, StatusCodeLabelAndPrefixAndBuckets) {
   f.request("/a", 204);
   f.request("/a", 503);  // third combination: overflow, by class
   f.request("/a", 999);  // not a status: "other"
-  Scrape s(f.registry);
+  Scrape s(f.metrics);
   EXPECT_EQ(s.sum("myco_http_requests_total", {{"status", "201"}}), 1);
   EXPECT_EQ(s.sum("myco_http_requests_total", {{"status", "204"}}), 1);
   EXPECT_EQ(s.sum("myco_http_requests_total", {{"path", "_other_"}, {"status", "5xx"}}), 1);
@@ -157,7 +157,7 @@ TEST(RouteCardinality, UnknownMethodsAndUnpairedStayBounded) {
     unpaired.status = st;
     f.metrics.on_exchange(unpaired);
   }
-  Scrape s(f.registry);
+  Scrape s(f.metrics);
   EXPECT_EQ(s.sum("aster_http_requests_total", {{"method", "OTHER"}, {"path", "/x"}}), 1);
   EXPECT_LE(s.series("aster_http_requests_total"), 3u + 5u);
   EXPECT_EQ(s.sum("aster_http_requests_total"), 501);

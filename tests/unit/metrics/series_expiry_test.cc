@@ -17,6 +17,7 @@
 #include "protocols/registry.h"
 #include "streams/connection_tracker.h"
 #include "streams/data_record.h"
+#include "metrics/metrics_scrape.h"
 
 namespace aster {
 namespace {
@@ -73,7 +74,7 @@ class ExpiryPipeline {
   // Sum of requests_total per service label; and every series of every family.
   std::map<std::string, double> requests() {
     std::map<std::string, double> out;
-    for (const auto& f : prom.Collect()) {
+    for (const auto& f : collect(http)) {
       if (f.name != "aster_http_requests_total") continue;
       for (const auto& m : f.metric) {
         for (const auto& l : m.label) {
@@ -85,7 +86,7 @@ class ExpiryPipeline {
   }
   size_t series_in_registry() {
     size_t n = 0;
-    for (const auto& f : prom.Collect()) n += f.metric.size();
+    for (const auto& f : collect(http)) n += f.metric.size();
     return n;
   }
 
@@ -164,7 +165,7 @@ TEST(SeriesExpiry, ARelearnedServiceStartsFromNoRoutes) {
   p.exchange(2, b, "/u/alice");
   // a's learning had collapsed /u/*: b's first path keeps its own label.
   bool found = false;
-  for (const auto& f : p.prom.Collect()) {
+  for (const auto& f : collect(p.http)) {
     if (f.name != "aster_http_requests_total") continue;
     for (const auto& m : f.metric) {
       for (const auto& l : m.label) found |= l.name == "path" && l.value == "/u/alice";

@@ -5,6 +5,7 @@
 #include "protocols/registry.h"
 #include "streams/connection_tracker.h"
 #include "streams/data_record.h"
+#include "metrics/metrics_scrape.h"
 
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
@@ -51,7 +52,7 @@ class Harness {
   // Sum of a family's samples whose labels include all of `want`.
   double value(const std::string& family, std::map<std::string, std::string> want, const char* field = "count") {
     double total = 0;
-    for (const auto& f : registry.Collect()) {
+    for (const auto& f : collect(metrics)) {
       if (f.name != family) continue;
       for (const auto& m : f.metric) {
         bool match = true;
