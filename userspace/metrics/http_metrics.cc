@@ -207,11 +207,25 @@ std::string HttpMetrics::method_label(uint8_t method) const {
 }
 
 const std::string* HttpMetrics::path_label(ServiceState& svc, const std::string& raw) {
-  if (const std::string* t = svc.templates.match(raw)) return t;
-  uint64_t collapses = svc.learner->collapses();
-  const std::string* l = svc.learner->label(raw);
-  if (svc.learner->collapses() != collapses) bump(collapses_);
-  if (!l) bump(path_overflows_);
+  RouteCache& cache = svc.route_cache;
+  RouteCache::Slot& slot = cache.slots[std::hash<std::string_view>()(raw) % RouteCache::kSlots];
+  if (slot.label && slot.raw == raw) return slot.label;
+  const std::string* l = svc.templates.match(raw);
+  if (!l) {
+    uint64_t collapses = svc.learner->collapses();
+    l = svc.learner->label(raw);
+    if (svc.learner->collapses() != collapses) {
+      bump(collapses_);
+      // Paths already seen may take the collapsed label from now on.
+      for (RouteCache::Slot& s : cache.slots) s.label = nullptr;
+    }
+    if (!l) {
+      bump(path_overflows_);
+      return nullptr;
+    }
+  }
+  slot.raw.assign(raw);
+  slot.label = l;
   return l;
 }
 

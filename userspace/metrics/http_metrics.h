@@ -141,8 +141,22 @@ class HttpMetrics : public ExchangeSink {
     HistogramSeries* request_size = nullptr;
     HistogramSeries* response_size = nullptr;
   };
+  // The labels of the raw paths seen last, by a hash of the path: the
+  // learner's walk of the path's segments (≈ 500 instructions) is paid
+  // once per path shape, not per request. Cleared when learning collapses
+  // a position (labels of seen paths change then); refused paths (null)
+  // are not kept, so their overflow is counted every time.
+  struct RouteCache {
+    static constexpr size_t kSlots = 64;
+    struct Slot {
+      std::string raw;
+      const std::string* label = nullptr;
+    };
+    std::array<Slot, kSlots> slots;
+  };
   struct ServiceState {
     std::string name;
+    RouteCache route_cache;
     // service and the workload's labels: the start of every series' label set.
     prometheus::Labels base;
     RouteTemplater templates;

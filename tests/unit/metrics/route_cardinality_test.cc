@@ -165,3 +165,30 @@ TEST(RouteCardinality, UnknownMethodsAndUnpairedStayBounded) {
 
 }  // namespace
 }  // namespace aster
+
+namespace aster {
+namespace {
+
+// Labels are cached per raw path; a collapse must reach paths already
+// cached: "/u/a", seen before /u/* collapsed, counts under "/u/:param" after.
+TEST(RouteCardinality, ACollapseReachesPathsWhoseLabelWasCached) {
+  MetricsOptions o;
+  o.learn_threshold = 3;
+  Fixture f(o);
+  f.request("/u/a");
+  f.request("/u/a");
+  f.request("/u/b");
+  f.request("/u/c");
+  f.request("/u/d");  // the fourth value at that position: collapsed
+  f.request("/u/a");
+  f.request("/t/x");
+  f.request("/t/x");
+  Scrape s(f.metrics);
+  EXPECT_EQ(s.sum("aster_http_requests_total", {{"path", "/u/a"}}), 2);
+  EXPECT_EQ(s.sum("aster_http_requests_total", {{"path", "/u/:param"}}), 2);
+  EXPECT_EQ(s.sum("aster_http_requests_total", {{"path", "/t/x"}}), 2);
+  EXPECT_EQ(f.metrics.learned_collapses(), 1u);
+}
+
+}  // namespace
+}  // namespace aster
