@@ -102,6 +102,14 @@ bool HttpStreamParser::ParseStartLine(std::string_view line) {
 const uint8_t* HttpStreamParser::OnHeaders(const uint8_t* p, const uint8_t* end) {
   last_ts_ = ts_;
   while (p < end) {
+    // The usual line, whole in this feed and nothing buffered before it.
+    if ((line_.empty() || line_taken_) && TakeHeaderLineInOnePass(p, end)) {
+      if (head_bytes_ > kMaxHeadBytes) {
+        DropMessage(ParseError::kHeaderTooLarge, head_bytes_, true);
+        return p;
+      }
+      continue;
+    }
     std::string_view line;
     const bool got = TakeHeadLine(p, end, &line);
     if (head_bytes_ > kMaxHeadBytes) {
@@ -132,6 +140,27 @@ const uint8_t* HttpStreamParser::OnHeaders(const uint8_t* p, const uint8_t* end)
   return p;
 }
 
+bool HttpStreamParser::TakeHeaderLineInOnePass(const uint8_t*& p, const uint8_t* end) {
+  const uint8_t* colon = p;
+  while (colon < end && IsTchar(static_cast<char>(*colon))) ++colon;
+  if (colon == p || colon == end || *colon != ':') return false;
+  const char* value = reinterpret_cast<const char*>(colon + 1);
+  const char* stop = FieldValueEnd(value, reinterpret_cast<const char*>(end));
+  // Anything but CRLF there (a bare CR or LF, a bad byte, the feed's end)
+  // goes the line-by-line way, which knows each case.
+  if (end - reinterpret_cast<const uint8_t*>(stop) < 2 || stop[0] != '\r' || stop[1] != '\n') return false;
+  if (line_taken_) {
+    line_.clear();
+    line_taken_ = false;
+  }
+  const auto* next = reinterpret_cast<const uint8_t*>(stop + 2);
+  head_bytes_ += static_cast<uint64_t>(next - p);
+  const std::string_view name(reinterpret_cast<const char*>(p), static_cast<size_t>(colon - p));
+  p = next;
+  if (head_bytes_ <= kMaxHeadBytes) ApplyHeader(name, TrimOws(std::string_view(value, static_cast<size_t>(stop - value))));
+  return true;
+}
+
 bool HttpStreamParser::ParseHeaderLine(std::string_view line) {
   size_t colon = 0;
   while (colon < line.size() && IsTchar(line[colon])) ++colon;
@@ -139,7 +168,11 @@ bool HttpStreamParser::ParseHeaderLine(std::string_view line) {
   const std::string_view name = line.substr(0, colon);
   const std::string_view raw_value = line.substr(colon + 1);
   if (HasBadFieldByte(raw_value)) return false;
-  const std::string_view value = TrimOws(raw_value);
+  ApplyHeader(name, TrimOws(raw_value));
+  return true;
+}
+
+void HttpStreamParser::ApplyHeader(std::string_view name, std::string_view value) {
   switch (name.size()) {
     case 14:
       if (IEquals(name, "content-length")) {
@@ -202,7 +235,6 @@ bool HttpStreamParser::ParseHeaderLine(std::string_view line) {
     default:
       break;
   }
-  return true;
 }
 
 void HttpStreamParser::FinishHead() {

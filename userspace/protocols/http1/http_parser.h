@@ -165,6 +165,14 @@ class HttpStreamParser {
   }
   bool ParseStartLine(std::string_view line);
   bool ParseHeaderLine(std::string_view line);
+  // One pass over a whole, well-formed header line at p (a token, ':', a
+  // value of field-value bytes, CRLF, all in this feed): consumes it and
+  // applies it (unless it takes the head past kMaxHeadBytes, which the
+  // caller checks). False, with nothing consumed, for anything else: the
+  // line-by-line path then takes it.
+  bool TakeHeaderLineInOnePass(const uint8_t*& p, const uint8_t* end);
+  // What a header line (name and trimmed value, both valid) tells the head.
+  void ApplyHeader(std::string_view name, std::string_view value);
   void FinishHead();
   void BeginChunkedBody();
   // `err`: what is counted for the switch to the estimate.

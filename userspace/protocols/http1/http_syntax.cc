@@ -8,26 +8,30 @@ namespace aster::http_syntax {
 
 // Every header value passes here, so it checks 8 bytes at a time and looks
 // at single bytes only in words holding a control byte (or an HTAB).
-bool HasBadFieldByte(std::string_view s) {
+const char* FieldValueEnd(const char* p, const char* end) {
+  // Eight bytes at a time: a word with no byte below 0x20 and no DEL is all
+  // field-value bytes; only a word with one (a tab, the line's CR) is
+  // looked at byte by byte.
   constexpr uint64_t kOnes = ~uint64_t{0} / 255;
   constexpr uint64_t kHighs = kOnes * 0x80;
-  size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) {
+  for (; end - p >= 8; p += 8) {
     uint64_t w;
-    std::memcpy(&w, s.data() + i, 8);
+    std::memcpy(&w, p, 8);
     const uint64_t below_space = (w - kOnes * 0x20) & ~w & kHighs;
     const uint64_t x = w ^ (kOnes * 0x7f);
     const uint64_t del = (x - kOnes) & ~x & kHighs;
     if ((below_space | del) == 0) continue;
-    for (size_t j = i; j < i + 8; ++j) {
-      if (!IsFieldValueByte(s[j])) return true;
+    for (int j = 0; j < 8; ++j) {
+      if (!IsFieldValueByte(p[j])) return p + j;
     }
   }
-  for (; i < s.size(); ++i) {
-    if (!IsFieldValueByte(s[i])) return true;
+  for (; p < end; ++p) {
+    if (!IsFieldValueByte(*p)) return p;
   }
-  return false;
+  return end;
 }
+
+bool HasBadFieldByte(std::string_view s) { return FieldValueEnd(s.data(), s.data() + s.size()) != s.data() + s.size(); }
 
 // `lower` must be lower case.
 bool IEquals(std::string_view s, std::string_view lower) {

@@ -41,6 +41,9 @@ inline bool IsFieldValueByte(char c) {
 
 // True when any byte of `s` is not a field-value byte.
 bool HasBadFieldByte(std::string_view s);
+// The first byte of [p, end) that is not a field-value byte (the CR or LF
+// that ends a line, or a bad byte), or `end`.
+const char* FieldValueEnd(const char* p, const char* end);
 
 inline char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 

@@ -439,6 +439,14 @@ std::vector<SplitCase> SplitCases() {
        ResponseFraming::kFromHeaders, 3},
       {"head_answers", StreamKind::kResponses, kNginxFileHead + kNginxFileHead,
        ResponseFraming::kNoBody, 2},
+      // Header lines the one-pass scan hands to the line-by-line path (a tab
+      // in a value, an empty value, a bare LF, obs-fold, a list length) and
+      // a long value past eight-byte words: whole feeds take the one-pass
+      // path for every other line, one-byte feeds never do.
+      {"odd_header_lines", StreamKind::kRequests,
+       "POST /o HTTP/1.1\r\nX-Tab:\ta\tb \r\nX-Empty:\r\nX-Bare: lf\nX-Fold: a\r\n  b\r\n"
+       "Content-Length: 3, 3\r\nX-Long: " + std::string(70, 'v') + "\xc3\xa9\r\n\r\nabc" + kCurlGet,
+       ResponseFraming::kFromHeaders, 2},
   };
 }
 
@@ -462,6 +470,28 @@ TEST(HttpParserSplits, OneByteFeedsMatchOneFeed) {
     for (size_t i = 1; i < c.bytes.size(); ++i) cuts.push_back(i);
     EXPECT_EQ(LogWithCuts(c.kind, c.bytes, cuts, c.framing), whole) << c.name;
   }
+}
+
+// Bad header lines (a CR inside a value, DEL, a space before the colon)
+// drop their message, whichever path read them: one feed (the one-pass scan
+// meets them first) and one-byte feeds (line by line) agree. Not every
+// two-way split: a cut inside the next request's method changes the token
+// the resync finds (see the next test).
+TEST(HttpParserSplits, BadHeaderLinesDropTheirMessageOnEitherPath) {
+  const std::string bytes = "GET /a HTTP/1.1\r\nX-Cr: a\rb\r\n\r\n" + kCurlGet +
+                            "GET /b HTTP/1.1\r\nX-Del: a\x7f\r\n\r\n" + kCurlGet +
+                            "GET /c HTTP/1.1\r\nX-Sp : a\r\n\r\n" + kCurlGet;
+  const auto whole = LogWithCuts(StreamKind::kRequests, bytes, {}, ResponseFraming::kFromHeaders);
+  size_t dones = 0, bad = 0;
+  for (const auto& line : whole) {
+    dones += line.rfind("done", 0) == 0;
+    bad += line.rfind("error bad_header", 0) == 0;
+  }
+  EXPECT_EQ(dones, 3u);
+  EXPECT_EQ(bad, 3u);
+  std::vector<size_t> cuts;
+  for (size_t i = 1; i < bytes.size(); ++i) cuts.push_back(i);
+  EXPECT_EQ(LogWithCuts(StreamKind::kRequests, bytes, cuts, ResponseFraming::kFromHeaders), whole);
 }
 
 // While resynchronising, a syscall that starts with a whole start line wins
