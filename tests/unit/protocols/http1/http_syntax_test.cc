@@ -116,3 +116,31 @@ TEST(HttpSyntax, ACutRequestLineKeepsAPathThatEndedBeforeTheCut) {
 
 }  // namespace
 }  // namespace aster::http_syntax
+
+namespace aster {
+namespace {
+
+// FieldValueEnd scans eight bytes at a time: it must stop exactly where a
+// byte-by-byte scan stops, for every byte value at every position of a word.
+TEST(HttpSyntax, FieldValueEndStopsWhereAByteScanStops) {
+  auto reference = [](const std::string& s) {
+    size_t i = 0;
+    while (i < s.size() && http_syntax::IsFieldValueByte(s[i])) ++i;
+    return i;
+  };
+  for (int b = 0; b < 256; ++b) {
+    for (size_t at = 0; at < 20; ++at) {
+      for (const char* fill : {"abcdefghijklmnopqrstuvwxyz", "\t\t a\tb\t c\t\t\t\td\te\tf\tg\th\ti\tj", "\x80\xff\xc3\xa9 ~!\x7e\x20\x21"}) {
+        std::string s = std::string(fill).substr(0, 20);
+        s.resize(20, 'x');
+        s[at] = static_cast<char>(b);
+        s += "\r\nNext: header";
+        const char* got = http_syntax::FieldValueEnd(s.data(), s.data() + s.size());
+        ASSERT_EQ(static_cast<size_t>(got - s.data()), reference(s)) << "byte " << b << " at " << at;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace aster
