@@ -15,6 +15,7 @@
 #include "protocols/registry.h"
 #include "streams/connection_tracker.h"
 #include "streams/data_record.h"
+#include "metrics/metrics_scrape.h"
 
 namespace aster {
 namespace {
@@ -189,7 +190,7 @@ class Upload : public ::testing::Test {
   double request_bytes() { return body_sum("aster_http_request_size_bytes"); }
   double response_bytes() { return body_sum("aster_http_response_size_bytes"); }
   double body_sum(const std::string& family) {
-    for (const auto& f : registry.Collect()) {
+    for (const auto& f : collect(metrics)) {
       if (f.name != family) continue;
       double sum = 0;
       for (const auto& m : f.metric) sum += m.histogram.sample_sum;
