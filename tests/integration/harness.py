@@ -83,6 +83,34 @@ class Proc:
         os.unlink(self.log.name)
 
 
+def build_grpcserver(out_dir, static=False):
+    """servers/grpcserver built into out_dir (test_grpc, test_identity, test_expiry).
+    static: no libc (CGO off), to run in a container's bare rootfs."""
+    binary = os.path.join(out_dir, "grpcserver")
+    # GOPATH mode: grpc-go and its dependencies from Debian's /usr/share/gocode.
+    env = dict(os.environ, GO111MODULE="off", GOCACHE=os.path.join(out_dir, "cache"),
+               GOPATH=out_dir + ":/usr/share/gocode")
+    if static:
+        env["CGO_ENABLED"] = "0"
+    subprocess.run(["go", "build", "-o", binary, os.path.join(SERVERS, "grpcserver", "main.go")], check=True,
+                   env=env, timeout=600)
+    return binary
+
+
+# The five gRPC server families, as their series are scraped (a histogram by _count).
+GRPC_FAMILIES = ("aster_grpc_server_started_total", "aster_grpc_server_handled_total",
+                 "aster_grpc_server_handling_seconds_count", "aster_grpc_server_msg_received_total",
+                 "aster_grpc_server_msg_sent_total")
+
+
+def per_service_series(m):
+    """(gRPC, HTTP) series in a scrape, counted as aster_exporter_series counts
+    them: a histogram is one series; the three HTTP histograms share labels."""
+    grpc = sum(len(m.series(f)) for f in GRPC_FAMILIES)
+    http = len(m.series("aster_http_requests_total")) + 3 * len(m.series("aster_http_request_duration_seconds_count"))
+    return grpc, http
+
+
 def start_node(port):
     p = Proc(["node", os.path.join(SERVERS, "node_server.js"), str(port)], log_name="node")
     wait_port(port)

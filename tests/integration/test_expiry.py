@@ -3,8 +3,10 @@ grace period and a new server with the same executable name counts exactly
 its own requests; an idle live server's go after idle_after; 200 workloads
 that come and go leave the exporter's series, service table and memory
 where they were."""
+import json
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 import unittest
@@ -88,6 +90,40 @@ class GoneTest(unittest.TestCase):
             for s in (first, second):
                 if s:
                     s.stop()
+
+
+class GrpcGoneTest(unittest.TestCase):
+    def test_a_stopped_grpc_servers_series_go_and_are_counted(self):
+        root = tempfile.mkdtemp(prefix="aster-grpc-expiry-")
+        self.addCleanup(shutil.rmtree, root, ignore_errors=True)
+        binary = harness.build_grpcserver(root)
+        port = free_port()
+        exporter = Exporter(f"--target.port={port}", "--metrics.expiry.gone-after=2s")
+        server = harness.Proc([binary, "serve", str(port), os.path.join(root, "stats.json")], log_name="grpcserver")
+        try:
+            harness.wait_port(port)
+            exporter.wait_watching("grpcserver")
+            r = subprocess.run([binary, "client", f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=120)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            with open(os.path.join(root, "stats.json")) as f:
+                calls = sum(json.load(f)["handled"].values())
+            before = exporter.wait_count(calls, name="aster_grpc_server_handled_total", timeout=15,
+                                         service="grpcserver")
+            grpc_series, http_series = harness.per_service_series(before)
+            self.assertGreater(grpc_series, 0)
+            self.assertEqual(before.get("aster_exporter_series"), grpc_series + http_series,
+                             "aster_exporter_series counts the gRPC families")
+
+            server.stop()
+            m = wait_for(lambda: (lambda m: m if not any(m.series(f) for f in harness.GRPC_FAMILIES) else None)(
+                exporter.scrape()), timeout=30, what="the gRPC series to expire")
+            self.assertEqual(m.series("aster_http_requests_total"), [])
+            self.assertEqual(m.get("aster_exporter_series"), 0)
+            self.assertEqual(m.get("aster_exporter_series_expired_total", reason="gone"),
+                             grpc_series + http_series)
+        finally:
+            exporter.stop()
+            server.stop()
 
 
 class IdleTest(unittest.TestCase):

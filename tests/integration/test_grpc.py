@@ -16,17 +16,7 @@ import unittest
 import harness
 from harness import Exporter, Proc, free_port, wait_for, wait_port
 
-GOSRC = os.path.join(harness.SERVERS, "grpcserver")
 SERVICE = "aster.test.Echo"
-
-
-def build_grpcserver(out_dir):
-    binary = os.path.join(out_dir, "grpcserver")
-    # GOPATH mode: grpc-go and its dependencies from Debian's /usr/share/gocode.
-    env = dict(os.environ, GO111MODULE="off", GOCACHE=os.path.join(out_dir, "cache"),
-               GOPATH=out_dir + ":/usr/share/gocode")
-    subprocess.run(["go", "build", "-o", binary, os.path.join(GOSRC, "main.go")], check=True, env=env, timeout=600)
-    return binary
 
 
 def by_method_code(m, family):
@@ -55,7 +45,7 @@ class GrpcTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="aster-grpc-")
-        cls.binary = build_grpcserver(cls.dir)
+        cls.binary = harness.build_grpcserver(cls.dir)
 
     @classmethod
     def tearDownClass(cls):

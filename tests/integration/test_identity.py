@@ -12,6 +12,7 @@ each container carrying the annotations kubelet's CRI gives a real pod
 cgroup driver. The exporter reads the tasks' config.json from that state
 directory; the counts are checked against what curl was answered.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -93,10 +94,11 @@ class Containerd:
                                  f"{self.proc.output()[-2000:]}")
         return r
 
-    def run_pod(self, pod, namespace, container, cgroup_layout, port, sandbox=None, uid=None):
+    def run_pod(self, pod, namespace, container, cgroup_layout, port, sandbox=None, uid=None, argv=None):
         """A pod's app container as kubelet's CRI would create it (a second
-        container of the same pod: pass its sandbox and uid); returns
-        (container id, pod uid, sandbox id)."""
+        container of the same pod: pass its sandbox and uid), running busybox
+        httpd or `argv` (a program in the rootfs); returns (container id, pod
+        uid, sandbox id)."""
         cid = uuid.uuid4().hex + uuid.uuid4().hex
         sandbox = sandbox or uuid.uuid4().hex + uuid.uuid4().hex
         uid = uid or str(uuid.uuid4())
@@ -117,7 +119,8 @@ class Containerd:
         args = ["run", "-d", "--with-ns", f"network:/proc/{os.getpid()}/ns/net", "--rootfs", "--cgroup", cgroup]
         for k, v in annotations.items():
             args += ["--annotation", f"{k}={v}", "--label", f"{k}={v}"]
-        self.ctr(*args, self.rootfs, cid, "/bin/busybox", "httpd", "-f", "-p", f"127.0.0.1:{port}", "-h", "/www")
+        argv = argv or ["/bin/busybox", "httpd", "-f", "-p", f"127.0.0.1:{port}", "-h", "/www"]
+        self.ctr(*args, self.rootfs, cid, *argv)
         self.ids.append(cid)
         wait_port(port)
         return cid, uid, sandbox
@@ -208,6 +211,50 @@ class ContainerdPodsTest(unittest.TestCase):
                              "identity.pod_name_label: false")
             self.assertEqual(len(m.select("aster_workload_info", k8s_pod_name=pod, k8s_pod_uid=uid)), 2,
                              "the info series keeps the pod name")
+        finally:
+            if exporter:
+                exporter.stop()
+            ctd.stop()
+
+
+    def test_grpc_series_carry_the_pods_labels(self):
+        # grpc-go built without libc runs in the busybox rootfs; its
+        # interceptors write the truth inside it (/grpc/stats.json).
+        ctd = Containerd()
+        exporter = None
+        try:
+            os.makedirs(os.path.join(ctd.rootfs, "grpc"))
+            binary = harness.build_grpcserver(os.path.join(ctd.dir), static=True)
+            shutil.copy(binary, os.path.join(ctd.rootfs, "grpc", "grpcserver"))
+            port = free_port()
+            pod = "orders-6b7c9d8f5-h4j2k"
+            ctd.run_pod(pod, "shop", "grpc", "systemd", port,
+                        argv=["/grpc/grpcserver", "serve", str(port), "/grpc/stats.json"])
+            config = os.path.join(ctd.dir, "exporter.yaml")
+            with open(config, "w") as f:
+                f.write(f"identity:\n  containerd_state: [{ctd.state}]\n")
+            exporter = Exporter(f"--config.file={config}", f"--target.port={port}")
+            exporter.wait_watching("orders")
+            r = subprocess.run([binary, "client", f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=120)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            with open(os.path.join(ctd.rootfs, "grpc", "stats.json")) as f:
+                truth = json.load(f)
+            calls = sum(truth["handled"].values())
+            pod_labels = dict(service="orders", k8s_namespace_name="shop", k8s_pod_name=pod,
+                              k8s_container_name="grpc", k8s_owner_kind="Deployment", k8s_owner_name="orders")
+            m = exporter.wait_count(calls, name="aster_grpc_server_handled_total", timeout=15, **pod_labels)
+            for family in harness.GRPC_FAMILIES:
+                series = m.series(family)
+                self.assertTrue(series, family)
+                for s in series:
+                    self.assertEqual({k: s.get(k) for k in pod_labels}, pod_labels, family)
+            self.assertEqual(m.get("aster_grpc_server_started_total", **pod_labels), sum(truth["started"].values()))
+            self.assertEqual(m.get("aster_http_requests_total", method="POST", **pod_labels), calls,
+                             "the HTTP series of the same calls carry the same labels")
+            # Counted in aster_exporter_series: the HTTP and gRPC families,
+            # a histogram as one series.
+            grpc_series, http_series = harness.per_service_series(m)
+            self.assertEqual(m.get("aster_exporter_series"), grpc_series + http_series)
         finally:
             if exporter:
                 exporter.stop()

@@ -67,6 +67,10 @@ GrpcMetrics::Service& GrpcMetrics::service(uint16_t id) {
   if (id < services_.size() && services_[id]) return *services_[id];
   auto s = std::make_unique<Service>();
   s->name = names_(id);
+  s->base = {{"service", s->name}};
+  if (workload_labels_) {
+    for (auto& [k, v] : workload_labels_(id)) s->base.emplace(std::move(k), std::move(v));
+  }
   s->unknown.grpc_service = s->unknown.grpc_method = std::string(kUnknownName);
   s->other.grpc_service = s->other.grpc_method = std::string(kOtherName);
   std::lock_guard<std::mutex> lock(services_mu_);
@@ -111,16 +115,13 @@ prometheus::Counter& GrpcMetrics::counter(Service& svc, Method& m, FamilyIndex f
     o.store(o.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (prometheus::Counter* existing = slot(svc.other)) return *existing;
   }
-  prometheus::Labels l{{"service", svc.name},
-                       {"grpc_service", target->grpc_service},
-                       {"grpc_method", target->grpc_method},
-                       {"grpc_type", kTypeNames[t]}};
+  prometheus::Labels l = labels(svc, *target, t);
   prometheus::Family<prometheus::Counter>* family = f == kStarted ? &started_ : f == kReceived ? &received_
                                                   : f == kSent    ? &sent_
                                                                   : &handled_;
   if (f == kHandled) l.emplace("grpc_code", std::string(grpc_code_name(code)));
   prometheus::Counter* made = &family->Add(l);
-  ++svc.series[f];
+  count_series(svc, f);
   slot(*target) = made;
   return *made;
 }
@@ -136,14 +137,23 @@ prometheus::Histogram& GrpcMetrics::histogram(Service& svc, Method& m, Type t) {
     o.store(o.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (svc.other.seconds[t]) return *svc.other.seconds[t];
   }
-  prometheus::Labels l{{"service", svc.name},
-                       {"grpc_service", target->grpc_service},
-                       {"grpc_method", target->grpc_method},
-                       {"grpc_type", kTypeNames[t]}};
-  prometheus::Histogram* made = &seconds_.Add(l, handling_buckets());
-  ++svc.series[kSeconds];
+  prometheus::Histogram* made = &seconds_.Add(labels(svc, *target, t), handling_buckets());
+  count_series(svc, kSeconds);
   target->seconds[t] = made;
   return *made;
+}
+
+prometheus::Labels GrpcMetrics::labels(const Service& svc, const Method& m, Type t) {
+  prometheus::Labels l = svc.base;
+  l.emplace("grpc_service", m.grpc_service);
+  l.emplace("grpc_method", m.grpc_method);
+  l.emplace("grpc_type", kTypeNames[t]);
+  return l;
+}
+
+void GrpcMetrics::count_series(Service& svc, FamilyIndex f) {
+  ++svc.series[f];
+  series_n_.fetch_add(1, std::memory_order_relaxed);
 }
 
 size_t GrpcMetrics::drop_service(uint16_t id) {
@@ -164,6 +174,7 @@ size_t GrpcMetrics::drop_service(uint16_t id) {
   for (auto& [path, m] : svc.methods) drop(*m);
   drop(svc.unknown);
   drop(svc.other);
+  series_n_.fetch_sub(n, std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(services_mu_);
   services_[id].reset();
   return n;
@@ -198,8 +209,12 @@ std::vector<GrpcMetrics::FamilyOverflow> GrpcMetrics::series_overflows() const {
   std::lock_guard<std::mutex> lock(services_mu_);
   for (const auto& s : services_) {
     if (!s) continue;
+    std::vector<std::pair<std::string, std::string>> workload;
+    for (const auto& [k, v] : s->base) {
+      if (k != "service") workload.emplace_back(k, v);
+    }
     for (size_t f = 0; f < kFamilies; ++f) {
-      out.push_back({s->name, names_prefix_ + kSuffix[f], s->overflowed[f].load(std::memory_order_relaxed)});
+      out.push_back({s->name, workload, names_prefix_ + kSuffix[f], s->overflowed[f].load(std::memory_order_relaxed)});
     }
   }
   return out;

@@ -39,6 +39,11 @@ class GrpcMetrics {
  public:
   using ServiceName = std::function<std::string(uint16_t)>;
   GrpcMetrics(prometheus::Registry& registry, const MetricsOptions& options, ServiceName names);
+  // The workload labels after `service` for an id (HttpMetrics::ServiceLabels:
+  // k8s_*, service_namespace), so a gRPC series is labelled as the HTTP
+  // series of its workload and no two ids share one. Before the first call.
+  using ServiceLabels = std::function<std::vector<std::pair<std::string, std::string>>(uint16_t)>;
+  void set_workload_labels(ServiceLabels f) { workload_labels_ = std::move(f); }
 
   void on_start(uint16_t service_id, const std::string* path);
   void on_call(const GrpcCall& call);
@@ -48,12 +53,16 @@ class GrpcMetrics {
   size_t drop_service(uint16_t service_id);
 
   std::vector<prometheus::Collectable*> families() const;
+  // Series of the five families, all services (for aster_exporter_series;
+  // a histogram is one series, as in the HTTP families).
+  size_t series_count() const { return series_n_.load(std::memory_order_relaxed); }
   // "aster_grpc_server" or "grpc_server", as configured.
   const std::string& name_prefix() const { return names_prefix_; }
   // Calls counted in a family's "_other_" series because the service's
   // cap was reached, per service and family (aster_exporter_series_overflow_total).
   struct FamilyOverflow {
     std::string service;
+    std::vector<std::pair<std::string, std::string>> workload;  // the id's labels after service
     std::string family;
     uint64_t calls;
   };
@@ -73,6 +82,8 @@ class GrpcMetrics {
   };
   struct Service {
     std::string name;
+    // service and the workload's labels: the start of every series' label set.
+    prometheus::Labels base;
     std::unordered_map<std::string, std::unique_ptr<Method>> methods;
     Method unknown, other;
     std::array<size_t, kFamilies> series{};
@@ -85,6 +96,8 @@ class GrpcMetrics {
   // the family's cap is reached.
   prometheus::Counter& counter(Service& svc, Method& m, FamilyIndex f, Type t, uint8_t code = 0);
   prometheus::Histogram& histogram(Service& svc, Method& m, Type t);
+  static prometheus::Labels labels(const Service& svc, const Method& m, Type t);
+  void count_series(Service& svc, FamilyIndex f);
 
   MetricsOptions options_;
   std::string names_prefix_;
@@ -94,6 +107,8 @@ class GrpcMetrics {
   prometheus::Family<prometheus::Counter>& received_;
   prometheus::Family<prometheus::Counter>& sent_;
   ServiceName names_;
+  ServiceLabels workload_labels_;
+  std::atomic<size_t> series_n_{0};
   mutable std::mutex services_mu_;
   std::vector<std::unique_ptr<Service>> services_;
 };

@@ -199,7 +199,7 @@ std::vector<uint16_t> HttpMetrics::idle_services(uint64_t now_ns, uint64_t idle_
 size_t HttpMetrics::all_series_count() const {
   size_t n = series_n_.load(std::memory_order_relaxed) + 3 * histogram_series_n_.load(std::memory_order_relaxed);
   if (gauges_) n += gauges_->series_count();
-  return n;
+  return n + grpc_.series_count();
 }
 
 std::string HttpMetrics::method_label(uint8_t method) const {
@@ -309,6 +309,7 @@ void HttpMetrics::on_exchange(const Exchange& x) {
 
 void HttpMetrics::set_workload_labels(ServiceLabels f) {
   if (gauges_) gauges_->set_workload_labels(f);
+  grpc_.set_workload_labels(f);
   workload_labels_ = std::move(f);
 }
 
@@ -339,8 +340,7 @@ std::vector<HttpMetrics::FamilyOverflow> HttpMetrics::series_overflows() const {
     out.push_back({s->name, workload_of(*s), options_.prefix + "_http_response_size_bytes", h});
   }
   }
-  // gRPC series carry no workload labels yet (only service): see README Limits.
-  for (auto& g : grpc_.series_overflows()) out.push_back({g.service, {}, g.family, g.calls});
+  for (auto& g : grpc_.series_overflows()) out.push_back({g.service, std::move(g.workload), g.family, g.calls});
   return out;
 }
 

@@ -84,8 +84,8 @@ class HttpMetrics : public ExchangeSink {
   uint64_t path_overflows() const { return path_overflows_.load(std::memory_order_relaxed); }
   // Series of PREFIX_http_requests_total, all services (the largest family).
   size_t series_count() const { return series_n_.load(std::memory_order_relaxed); }
-  // Series of every per-service family (the four HTTP families and the
-  // business gauges), all services: aster_exporter_series.
+  // Series of every per-service family (the four HTTP families, the five
+  // gRPC ones and the business gauges), all services: aster_exporter_series.
   size_t all_series_count() const;
   // Series removed by expiry, by reason (aster_exporter_series_expired_total).
   uint64_t series_expired(ExpiryReason r) const { return expired_[static_cast<int>(r)].load(std::memory_order_relaxed); }

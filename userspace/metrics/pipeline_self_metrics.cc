@@ -123,8 +123,8 @@ std::vector<prometheus::MetricFamily> PipelineSelfMetrics::Collect() const {
                     .take());
   add_gauge(out, "aster_exporter_http_series", "Label combinations in the aster_http_* families.", http_.series_count());
   add_gauge(out, "aster_exporter_series",
-            "Series the exporter holds in its per-service families (the four aster_http_* families and the "
-            "configured business gauges), all services.",
+            "Series the exporter holds in its per-service families (the four aster_http_* families, the five "
+            "gRPC server families and the configured business gauges), all services.",
             static_cast<double>(http_.all_series_count()));
   out.push_back(FamilyBuilder("aster_exporter_series_expired_total",
                               "Series removed by expiry, by reason: gone (the workload's last watched process "

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "metrics/grpc_metrics.h"
+#include "metrics/http_metrics.h"
 #include "metrics/metrics_scrape.h"
 
 namespace aster {
@@ -87,6 +88,55 @@ TEST(GrpcMetrics, AnExpiredServiceLosesItsSeries) {
   EXPECT_EQ(s.series("aster_grpc_server_handled_total", {{"service", "svc1"}}), 1u);
   g.on_call(call(&p, 0));
   EXPECT_EQ(Scrape(r).sum("aster_grpc_server_handled_total", {{"service", "svc0"}}), 1) << "from zero again";
+}
+
+TEST(GrpcMetrics, SeriesCarryTheWorkloadsLabelsAsTheHttpSeries) {
+  // Two pods of one Deployment: one service, two ids, their own k8s_*
+  // labels; set through HttpMetrics, as main does, so HTTP and gRPC
+  // series of a workload are labelled alike.
+  prometheus::Registry r;
+  MetricsOptions o;
+  o.max_series_per_family = 1;
+  HttpMetrics http(r, o, [](uint16_t) { return std::string("checkout"); });
+  http.set_workload_labels([](uint16_t id) {
+    return std::vector<std::pair<std::string, std::string>>{
+        {"k8s_namespace_name", "shop"}, {"k8s_pod_name", "checkout-7d9f8b6c5d-" + std::to_string(id)}};
+  });
+  std::string get = "/a.B/Get", put = "/a.B/Put";
+  GrpcCall c = call(&get, 0, 2, 2);
+  c.service_id = 1;
+  http.on_grpc_start(1, &get);
+  c.start_counted = true;
+  http.on_grpc_call(c);
+  c.service_id = 2;
+  c.start_counted = false;  // started at its end
+  http.on_grpc_call(c);
+  c.path = &put;  // past the cap of one method: _other_, with the workload's labels too
+  http.on_grpc_call(c);
+  Scrape s(r);
+  for (const char* f : {"aster_grpc_server_started_total", "aster_grpc_server_handled_total",
+                        "aster_grpc_server_handling_seconds", "aster_grpc_server_msg_received_total",
+                        "aster_grpc_server_msg_sent_total"}) {
+    EXPECT_EQ(s.series(f, {{"service", "checkout"}, {"k8s_namespace_name", "shop"},
+                           {"k8s_pod_name", "checkout-7d9f8b6c5d-1"}, {"grpc_method", "Get"}}), 1u) << f;
+    EXPECT_EQ(s.series(f, {{"k8s_pod_name", "checkout-7d9f8b6c5d-2"}, {"grpc_method", "Get"}}), 1u) << f;
+    EXPECT_EQ(s.series(f, {{"k8s_pod_name", "checkout-7d9f8b6c5d-2"}, {"grpc_method", "_other_"}}), 1u) << f;
+    EXPECT_EQ(s.series(f), 3u) << f;
+  }
+  size_t grpc_overflow_rows = 0;
+  for (const auto& row : http.series_overflows()) {
+    if (row.family.find("_grpc_") == std::string::npos) continue;
+    ++grpc_overflow_rows;
+    EXPECT_EQ(row.workload.size(), 2u) << row.family;
+    if (row.workload.size() == 2) EXPECT_EQ(row.workload[0].second, "shop");
+  }
+  EXPECT_EQ(grpc_overflow_rows, 10u) << "five families for each of the two workloads";
+  // aster_exporter_series counts them (a histogram as one series, as HTTP's).
+  EXPECT_EQ(http.all_series_count(), 15u);
+  http.on_service_expired(2, ExpiryReason::kGone);
+  EXPECT_EQ(http.all_series_count(), 5u);
+  EXPECT_EQ(http.series_expired(ExpiryReason::kGone), 10u);
+  EXPECT_EQ(Scrape(r).series("aster_grpc_server_handled_total", {{"k8s_pod_name", "checkout-7d9f8b6c5d-2"}}), 0u);
 }
 
 TEST(GrpcMetrics, UnprefixedNamesForExistingDashboards) {
