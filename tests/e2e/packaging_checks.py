@@ -31,8 +31,11 @@ METRICS = set(
      # dashboard plots (present only when metrics.gauges configures them)
      "go_goroutines", "go_threads", "go_gc_duration_seconds", "go_gc_duration_seconds_sum",
      "go_gc_duration_seconds_count", "go_memstats_heap_inuse_bytes",
-     "aster_agents_total", "aster_sessions_active", "aster_workflows_running"]
-    + [h + s for h in HISTOGRAMS for s in ("_bucket", "_sum", "_count")])
+     "aster_agents_total", "aster_sessions_active", "aster_workflows_running",
+     # gRPC servers (go-grpc-prometheus's families, with the default prefix)
+     "aster_grpc_server_started_total", "aster_grpc_server_handled_total", "aster_grpc_server_msg_received_total",
+     "aster_grpc_server_msg_sent_total"]
+    + [h + s for h in HISTOGRAMS + ["aster_grpc_server_handling_seconds"] for s in ("_bucket", "_sum", "_count")])
 CAPS = {"BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH", "SYS_RESOURCE"}
 CONFIG_KEYS = {"observability": {"enabled", "metrics"}, "web": {"listen_address"}, "targets": None,
                "capture": {"bytes"}, "bpf": {"attach_mode"}}
@@ -172,8 +175,8 @@ def check_dashboard(path):
           not svc.get("includeAll") or svc.get("allValue") == ".+", f"allValue={svc.get('allValue')!r}")
     panels = dash.get("panels", [])
     rows = [p["title"] for p in panels if p.get("type") == "row"]
-    check("dashboard: rows HTTP performance, Business metrics, System resources",
-          rows == ["HTTP performance", "Business metrics", "System resources"], str(rows))
+    check("dashboard: rows HTTP performance, gRPC, Business metrics, System resources",
+          rows == ["HTTP performance", "gRPC", "Business metrics", "System resources"], str(rows))
     leaves = [p for p in panels if p.get("type") != "row"] + [
         c for p in panels if p.get("type") == "row" for c in p.get("panels", [])]
     no_targets = [p.get("title") for p in leaves if not [t for t in p.get("targets", []) if t.get("expr")]]

@@ -8,7 +8,9 @@
 #             runs exactly this file and never falls back to anything else.
 #
 # What it does:
-#   1. starts a real HTTP server (python3 -m http.server on a free port),
+#   1. starts a real HTTP server (python3 -m http.server on a free port), and
+#      where go is installed a Go HTTP server and a grpc-go server whose
+#      client runs every 2 s during the traffic (the gRPC panels' data),
 #   2. starts EXPORTER --target.port=<that port> --web.listen-address=127.0.0.1:<free port>,
 #   3. starts prometheus with the scrape job prometheus-operator renders for
 #      packaging/kubernetes/servicemonitor.yaml (its honor_labels and target
@@ -153,6 +155,24 @@ if command -v go >/dev/null; then
 	pass "Go HTTP server listening on 127.0.0.1:$GO_PORT"
 fi
 
+# And a gRPC server (the integration tests' grpcserver on Debian's grpc-go),
+# so that the dashboard's gRPC panels (aster_grpc_server_*) are evaluated
+# against real calls: its client plan answers OK and every error code.
+# Needs golang-google-grpc-dev (scripts/install-deps.sh).
+GRPC_PORT=
+if command -v go >/dev/null && [[ -d /usr/share/gocode/src/google.golang.org/grpc ]]; then
+	GRPC_PORT=$(free_port)
+	GOCACHE="$WORK/gocache" GO111MODULE=off GOPATH="$WORK/gopath:/usr/share/gocode" \
+		go build -o "$WORK/grpcserver" "$REPO/tests/integration/servers/grpcserver/main.go" ||
+		fatal "cannot build the gRPC test server"
+	"$WORK/grpcserver" serve "$GRPC_PORT" "$WORK/grpcstats.json" >"$WORK/grpcserver.log" 2>&1 &
+	pids+=($!)
+	wait_until 15 bash -c "exec 3<>/dev/tcp/127.0.0.1/$GRPC_PORT" || fatal "gRPC server did not start on port $GRPC_PORT"
+	pass "gRPC server (grpc-go) listening on 127.0.0.1:$GRPC_PORT"
+else
+	note "no go or golang-google-grpc-dev: the dashboard's gRPC panels are evaluated without a gRPC server"
+fi
+
 # ---- 2. the exporter ---------------------------------------------------
 EXP_PORT=$(free_port)
 EXP="http://127.0.0.1:$EXP_PORT"
@@ -161,7 +181,7 @@ if [[ ${E2E_CAPS_ONLY:-0} == 1 ]]; then
 	command -v setpriv >/dev/null || fatal "E2E_CAPS_ONLY=1 needs setpriv (util-linux)"
 	wrapper=(setpriv "--bounding-set=-all,+bpf,+perfmon,+sys_ptrace,+dac_read_search,+sys_resource" --inh-caps=-all --)
 fi
-"${wrapper[@]}" "$EXPORTER" --target.port="$HTTP_PORT${GO_PORT:+,$GO_PORT}" --web.listen-address="127.0.0.1:$EXP_PORT" >"$WORK/exporter.log" 2>&1 &
+"${wrapper[@]}" "$EXPORTER" --target.port="$HTTP_PORT${GO_PORT:+,$GO_PORT}${GRPC_PORT:+,$GRPC_PORT}" --web.listen-address="127.0.0.1:$EXP_PORT" >"$WORK/exporter.log" 2>&1 &
 exporter_pid=$!
 pids+=("$exporter_pid")
 watch_pid=$exporter_pid
@@ -224,6 +244,14 @@ request() { # request CLASS CURL-ARGS...
 }
 echo "sending traffic for ${TRAFFIC_SECONDS}s..."
 end=$((SECONDS + TRAFFIC_SECONDS))
+if [[ -n $GRPC_PORT ]]; then
+	# The client's plan (one connection, every code, streams) every 2 s.
+	(while ((SECONDS < end)); do
+		"$WORK/grpcserver" client "127.0.0.1:$GRPC_PORT" >>"$WORK/grpcclient.log" 2>&1 || echo "client failed" >>"$WORK/grpcclient.log"
+		sleep 2
+	done) &
+	grpc_client=$!
+fi
 round=0
 while ((SECONDS < end)); do
 	round=$((round + 1))
@@ -233,6 +261,13 @@ while ((SECONDS < end)); do
 	sleep 0.02
 done
 echo "sent: 2xx=${sent[2xx]} 4xx=${sent[4xx]} 5xx=${sent[5xx]}"
+if [[ -n $GRPC_PORT ]]; then
+	wait "$grpc_client"
+	if grep -q "client failed" "$WORK/grpcclient.log"; then
+		show_log "$WORK/grpcclient.log"
+		fail "the gRPC client failed"
+	fi
+fi
 ((sent[5xx] > 0)) || note "traffic too short for a 5xx request (E2E_TRAFFIC_SECONDS=$TRAFFIC_SECONDS)"
 
 # ---- 5. checks ---------------------------------------------------------
@@ -273,7 +308,12 @@ else
 	services=$(curl -sf --data-urlencode 'query=sum by (service) (aster_http_requests_total)' "$PROM/api/v1/query" |
 		python3 -c 'import json,sys; print(" ".join(sorted(r["metric"].get("service", "") for r in json.load(sys.stdin)["data"]["result"])))')
 fi
-service=${services%% *}
+# The HTTP server's service: the one the counts below are checked for (the
+# Go and gRPC servers get their own traffic).
+service=
+for s in $services; do
+	[[ $s == goserver || $s == grpcserver ]] || { service=$s; break; }
+done
 if [[ -z $service ]]; then
 	show_log "$WORK/exporter.log"
 	fatal "no aster_http_requests_total series with a service label: the exporter saw none of the traffic to port $HTTP_PORT"
@@ -310,9 +350,10 @@ if [[ $service == aster-exporter ]]; then
 	fail "service=\"aster-exporter\" is the exporter's Kubernetes Service, not the watched server"
 fi
 
-# The dashboard's $service matches with =~: cover the Go server too.
+# The dashboard's $service matches with =~: cover the Go and gRPC servers too.
 dash_service=$service
-if [[ -n $GO_PORT && -z ${E2E_SERVICE:-} ]]; then dash_service="$service|goserver"; fi
+if [[ -n $GO_PORT && -z ${E2E_SERVICE:-} ]]; then dash_service="$dash_service|goserver"; fi
+if [[ -n $GRPC_PORT && -z ${E2E_SERVICE:-} ]]; then dash_service="$dash_service|grpcserver"; fi
 while read -r verdict rest; do
 	case $verdict in
 	PASS) pass "$rest" ;;
