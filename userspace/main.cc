@@ -48,7 +48,7 @@ int fail(const std::string& what) {
 class DiscoveryEvents : public aster::ProcessEvents {
  public:
   DiscoveryEvents(aster::TargetDiscovery& d, aster::ProbeSet& probes) : d_(d), probes_(probes) {}
-  void on_fork(uint32_t child, uint16_t service) override { d_.on_fork(child, service); }
+  void on_fork(uint32_t child, uint32_t parent, uint16_t service) override { d_.on_fork(child, parent, service); }
   void on_exit(uint32_t tgid) override { d_.on_exit(tgid); }
   void on_listen(uint32_t tgid, uint16_t) override { d_.request_check(tgid, false); }
   void on_exec(uint32_t tgid) override { d_.request_check(tgid, true); }

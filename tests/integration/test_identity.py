@@ -217,6 +217,34 @@ class ContainerdPodsTest(unittest.TestCase):
             ctd.stop()
 
 
+    def test_pods_sharing_their_series_labels_each_get_an_info_series(self):
+        # identity.pod_name_label: false: two pods of one Deployment carry
+        # the same series labels (one id, one series), but each is a
+        # workload of its own in aster_workload_info.
+        ctd = Containerd()
+        exporter = None
+        try:
+            ports = [free_port(), free_port()]
+            pods = ["checkout-7d9f8b6c5d-x2k4p", "checkout-7d9f8b6c5d-q8w9z"]
+            ids = [ctd.run_pod(pod, "shop", "app", "cgroupfs", port) for pod, port in zip(pods, ports)]
+            config = os.path.join(ctd.dir, "exporter.yaml")
+            with open(config, "w") as f:
+                f.write(f"identity:\n  containerd_state: [{ctd.state}]\n  pod_name_label: false\n")
+            exporter = Exporter(f"--config.file={config}", "--target.port=" + ",".join(map(str, ports)))
+            exporter.wait_watching("checkout", processes=2)
+            self.assertEqual(curl(*[f"http://127.0.0.1:{ports[0]}/index.html"] * 2), [(200, 100)] * 2)
+            self.assertEqual(curl(*[f"http://127.0.0.1:{ports[1]}/index.html"] * 3), [(200, 100)] * 3)
+            m = exporter.wait_count(5, service="checkout")
+            self.assertEqual(len(m.series("aster_http_requests_total", service="checkout")), 1, "one id, one series")
+            info = {labels["k8s_pod_uid"]: labels for labels, _ in m.select("aster_workload_info", service="checkout")}
+            self.assertEqual(set(info), {uid for _, uid, _ in ids}, "each pod's own facts")
+            for pod, (cid, uid, _) in zip(pods, ids):
+                self.assertEqual((info[uid]["k8s_pod_name"], info[uid]["container_id"]), (pod, cid))
+        finally:
+            if exporter:
+                exporter.stop()
+            ctd.stop()
+
     def test_grpc_series_carry_the_pods_labels(self):
         # grpc-go built without libc runs in the busybox rootfs; its
         # interceptors write the truth inside it (/grpc/stats.json).

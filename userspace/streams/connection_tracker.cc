@@ -64,7 +64,7 @@ void ConnectionTracker::on_record(const void* data, size_t size) {
     }
     case ASTER_EVENT_PROC_FORK:
       stats_.events_fork.add();
-      if (processes_) processes_->on_fork(ev.tgid, ev.service_id);
+      if (processes_) processes_->on_fork(ev.tgid, ev.tid, ev.service_id);
       return;
     case ASTER_EVENT_PROC_EXIT:
       stats_.events_exit.add();

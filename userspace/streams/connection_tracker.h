@@ -21,7 +21,8 @@ namespace aster {
 class ProcessEvents {
  public:
   virtual ~ProcessEvents() = default;
-  virtual void on_fork(uint32_t child_tgid, uint16_t service_id) = 0;
+  // parent_tgid: the record's tid field (see aster_events.h).
+  virtual void on_fork(uint32_t child_tgid, uint32_t parent_tgid, uint16_t service_id) = 0;
   virtual void on_exit(uint32_t tgid) = 0;
   virtual void on_listen(uint32_t tgid, uint16_t port) = 0;
   virtual void on_exec(uint32_t tgid) = 0;

@@ -104,21 +104,40 @@ void ServiceRegistry::drop_process(uint16_t id, uint64_t now) {
   if (s.processes > 0 && --s.processes == 0) s.since_ns = now;
 }
 
-bool ServiceRegistry::add(const WatchedProcess& p) {
-  std::lock_guard<std::mutex> lock(mu_);
+bool ServiceRegistry::add_locked(const WatchedProcess& p, std::shared_ptr<const WorkloadIdentity> identity) {
   if (p.service_id >= slots_.size() || slots_[p.service_id].state != State::kLive) return false;
+  if (!identity) identity = std::make_shared<const WorkloadIdentity>(slots_[p.service_id].identity);
   auto it = procs_.find(p.pid);
-  if (it != procs_.end()) drop_process(it->second.service_id, clock_());
-  procs_[p.pid] = p;
+  if (it != procs_.end()) drop_process(it->second.p.service_id, clock_());
+  procs_[p.pid] = Process{p, std::move(identity)};
   ++slots_[p.service_id].processes;
   return true;
+}
+
+bool ServiceRegistry::add(const WatchedProcess& p, const WorkloadIdentity& identity) {
+  auto own = std::make_shared<const WorkloadIdentity>(identity);
+  std::lock_guard<std::mutex> lock(mu_);
+  return add_locked(p, std::move(own));
+}
+
+bool ServiceRegistry::add(const WatchedProcess& p) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return add_locked(p, nullptr);
+}
+
+bool ServiceRegistry::add_child(const WatchedProcess& child, pid_t parent) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_ptr<const WorkloadIdentity> identity;
+  auto it = procs_.find(parent);
+  if (it != procs_.end() && it->second.p.service_id == child.service_id) identity = it->second.identity;
+  return add_locked(child, std::move(identity));
 }
 
 void ServiceRegistry::remove(pid_t pid) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = procs_.find(pid);
   if (it == procs_.end()) return;
-  drop_process(it->second.service_id, clock_());
+  drop_process(it->second.p.service_id, clock_());
   procs_.erase(it);
 }
 
@@ -126,7 +145,15 @@ bool ServiceRegistry::find(pid_t pid, WatchedProcess* out) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = procs_.find(pid);
   if (it == procs_.end()) return false;
-  if (out) *out = it->second;
+  if (out) *out = it->second.p;
+  return true;
+}
+
+bool ServiceRegistry::identity_of(pid_t pid, WorkloadIdentity* out) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = procs_.find(pid);
+  if (it == procs_.end()) return false;
+  *out = *it->second.identity;
   return true;
 }
 
@@ -134,23 +161,30 @@ std::vector<WatchedProcess> ServiceRegistry::processes() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<WatchedProcess> out;
   out.reserve(procs_.size());
-  for (const auto& kv : procs_) out.push_back(kv.second);
+  for (const auto& kv : procs_) out.push_back(kv.second.p);
   return out;
 }
 
 std::map<std::string, std::vector<pid_t>> ServiceRegistry::by_service() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::map<std::string, std::vector<pid_t>> out;
-  for (const auto& kv : procs_) out[slots_[kv.second.service_id].name].push_back(kv.first);
+  for (const auto& kv : procs_) out[slots_[kv.second.p.service_id].name].push_back(kv.first);
   return out;
 }
 
 std::vector<std::pair<WorkloadIdentity, std::vector<pid_t>>> ServiceRegistry::by_identity() const {
   std::lock_guard<std::mutex> lock(mu_);
-  std::map<uint16_t, std::vector<pid_t>> by_id;
-  for (const auto& kv : procs_) by_id[kv.second.service_id].push_back(kv.first);
+  // By the processes' own facts, not their id's: workloads sharing an id
+  // (the same series labels) are each one workload here.
+  std::map<std::string, std::pair<WorkloadIdentity, std::vector<pid_t>>> by_facts;
+  for (const auto& [pid, proc] : procs_) {
+    auto& group = by_facts[proc.identity->facts()];
+    if (group.second.empty()) group.first = *proc.identity;
+    group.second.push_back(pid);
+  }
   std::vector<std::pair<WorkloadIdentity, std::vector<pid_t>>> out;
-  for (auto& [id, pids] : by_id) out.emplace_back(slots_[id].identity, std::move(pids));
+  out.reserve(by_facts.size());
+  for (auto& [facts, group] : by_facts) out.push_back(std::move(group));
   return out;
 }
 

@@ -22,6 +22,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -70,13 +71,25 @@ class ServiceRegistry {
 
   // False (and nothing changes) when `p.service_id` is not live: a fork
   // record from before the service expired.
+  // `identity`: the process's own facts. Workloads whose series labels are
+  // the same share an id (intern()), not their facts: two units of one
+  // name, or two pods with k8s_pod_name off, are two workloads of one id,
+  // each with its own aster_workload_info series.
+  bool add(const WatchedProcess& p, const WorkloadIdentity& identity);
+  // A process known by its id only: the facts of the id's first workload.
   bool add(const WatchedProcess& p);
+  // A forked child: the parent's facts when the parent is watched under the
+  // same id, else the id's.
+  bool add_child(const WatchedProcess& child, pid_t parent);
   void remove(pid_t pid);
   bool find(pid_t pid, WatchedProcess* out) const;
+  // The process's own facts (add()); false when it is not watched.
+  bool identity_of(pid_t pid, WorkloadIdentity* out) const;
   std::vector<WatchedProcess> processes() const;
   // service name -> its processes, for the per-service collectors.
   std::map<std::string, std::vector<pid_t>> by_service() const;
-  // workload -> its processes, for the per-workload collectors.
+  // workload (the processes' own facts) -> its processes, for the
+  // per-workload collectors.
   std::vector<std::pair<WorkloadIdentity, std::vector<pid_t>>> by_identity() const;
   size_t process_count() const;
   size_t service_count() const;
@@ -116,7 +129,13 @@ class ServiceRegistry {
   std::vector<Slot> slots_;
   std::unordered_map<std::string, uint16_t> ids_;  // live workloads, by series_key()
   std::deque<uint16_t> free_;                      // released ids, oldest first
-  std::unordered_map<pid_t, WatchedProcess> procs_;
+  struct Process {
+    WatchedProcess p;
+    // Shared by a process and its forked children.
+    std::shared_ptr<const WorkloadIdentity> identity;
+  };
+  bool add_locked(const WatchedProcess& p, std::shared_ptr<const WorkloadIdentity> identity);
+  std::unordered_map<pid_t, Process> procs_;
   bool keep_assignments_ = false;
   std::vector<std::pair<uint16_t, std::string>> assignments_;
   uint64_t full_ = 0;

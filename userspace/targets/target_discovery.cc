@@ -145,7 +145,7 @@ void TargetDiscovery::watch(pid_t pid, uint64_t start_ticks, const WorkloadIdent
     watch_list_.remove(pid);
     return;
   }
-  if (!registry_.add(WatchedProcess{pid, start_ticks, id})) {
+  if (!registry_.add(WatchedProcess{pid, start_ticks, id}, identity)) {
     // The service expired between intern() and now (it had no process for
     // gone_after): the next scan names it again.
     watch_list_.remove(pid);
@@ -185,7 +185,8 @@ bool TargetDiscovery::check_one(pid_t pid, bool after_exec) {
       watch(pid, st->start_ticks, identity_.resolve(pid, explicit_name, read_exe_name(pid)));
     } else {
       WorkloadIdentity identity = identity_.resolve(pid, explicit_name, read_exe_name(pid));
-      if (!(registry_.identity(wp.service_id) == identity)) watch(pid, st->start_ticks, identity);
+      WorkloadIdentity before;
+      if (!registry_.identity_of(pid, &before) || !(before == identity)) watch(pid, st->start_ticks, identity);
     }
   } else if (watched && after_exec) {
     // exec replaced the program: a worker that became a shell is not the service.
@@ -297,12 +298,12 @@ void TargetDiscovery::run(const std::atomic<bool>& stop) {
   }
 }
 
-void TargetDiscovery::on_fork(pid_t child, uint16_t service_id) {
+void TargetDiscovery::on_fork(pid_t child, pid_t parent, uint16_t service_id) {
   auto st = read_proc_stat(child);
   if (!st || st->exited()) return;  // already gone; the exit probe removed its map entry
   // A fork record staged before its service expired: the child's entry
   // (copied by the probe) names an id that is no longer live.
-  if (!registry_.add(WatchedProcess{child, st->start_ticks, service_id})) watch_list_.remove(child);
+  if (!registry_.add_child(WatchedProcess{child, st->start_ticks, service_id}, parent)) watch_list_.remove(child);
 }
 
 void TargetDiscovery::on_exit(pid_t pid) {

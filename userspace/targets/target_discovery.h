@@ -42,7 +42,7 @@ class TargetDiscovery {
   void run(const std::atomic<bool>& stop);
 
   // From the event loop; never blocks on a scan in progress.
-  void on_fork(pid_t child, uint16_t service_id);
+  void on_fork(pid_t child, pid_t parent, uint16_t service_id);
   void on_exit(pid_t pid);
   // The process listened or exec'd: check it now, from the discovery thread.
   // A listen that selects nothing is checked again a few times (see

@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <map>
+#include <string>
 #include <vector>
 
 #include "model/event_layout.h"
@@ -202,9 +204,10 @@ TEST(ServiceRegistry, TwoPodsOfOneServiceAreTwoWorkloadsOneService) {
   r.add({101, 1, b});
   r.add({102, 1, b});
   EXPECT_EQ(r.service_count(), 1u) << "services, not workloads";
-  auto groups = r.by_identity();
-  ASSERT_EQ(groups.size(), 2u);
-  EXPECT_EQ(groups[1].second.size(), 2u);
+  std::map<std::string, size_t> pids_by_pod;
+  for (const auto& [w, pids] : r.by_identity()) pids_by_pod[w.k8s_pod_name] = pids.size();
+  EXPECT_EQ(pids_by_pod, (std::map<std::string, size_t>{{"checkout-7d9f8b6c5d-x2k4p", 1},
+                                                         {"checkout-7d9f8b6c5d-q8w9z", 2}}));
   EXPECT_EQ(r.intern("checkout"), 2) << "a bare name is a workload of its own";
 }
 
@@ -224,6 +227,46 @@ TEST(ServiceRegistry, WorkloadsWithTheSameSeriesLabelsShareAnId) {
   unit_b.systemd_unit = "b.service";
   ServiceRegistry h;
   EXPECT_EQ(h.intern(unit_a), h.intern(unit_b)) << "the unit is no series label";
+}
+
+TEST(ServiceRegistry, WorkloadsSharingAnIdKeepTheirOwnFacts) {
+  // Two pods with k8s_pod_name off, and two units of one name: one id
+  // each pair (the same series labels), but two workloads each for
+  // aster_workload_info, a forked child with its parent's facts.
+  ServiceRegistry r({}, false);
+  WorkloadIdentity x = pod("checkout-7d9f8b6c5d-x2k4p"), q = pod("checkout-7d9f8b6c5d-q8w9z");
+  uint16_t id = r.intern(x);
+  ASSERT_EQ(r.intern(q), id);
+  ASSERT_TRUE(r.add({100, 1, id}, x));
+  ASSERT_TRUE(r.add({200, 1, id}, q));
+  ASSERT_TRUE(r.add_child({201, 1, id}, 200));
+  ASSERT_TRUE(r.add_child({202, 1, id}, 999)) << "an unknown parent: the id's facts";
+  WorkloadIdentity got;
+  ASSERT_TRUE(r.identity_of(201, &got));
+  EXPECT_EQ(got.k8s_pod_uid, "uid-checkout-7d9f8b6c5d-q8w9z");
+  ASSERT_TRUE(r.identity_of(202, &got));
+  EXPECT_EQ(got.k8s_pod_uid, "uid-checkout-7d9f8b6c5d-x2k4p");
+  std::map<std::string, size_t> pids_by_uid;
+  for (const auto& [w, pids] : r.by_identity()) pids_by_uid[w.k8s_pod_uid] = pids.size();
+  EXPECT_EQ(pids_by_uid, (std::map<std::string, size_t>{{"uid-checkout-7d9f8b6c5d-x2k4p", 2},
+                                                         {"uid-checkout-7d9f8b6c5d-q8w9z", 2}}));
+  EXPECT_EQ(r.service_count(), 1u);
+
+  WorkloadIdentity unit_a, unit_b;
+  unit_a.service = unit_b.service = "nginx";
+  unit_a.systemd_unit = "a.service";
+  unit_b.systemd_unit = "b.service";
+  ServiceRegistry h;
+  uint16_t n = h.intern(unit_a);
+  ASSERT_EQ(h.intern(unit_b), n);
+  h.add({1, 1, n}, unit_a);
+  h.add({2, 1, n}, unit_b);
+  std::vector<std::string> units;
+  for (const auto& [w, pids] : h.by_identity()) units.push_back(w.systemd_unit);
+  EXPECT_EQ(units, (std::vector<std::string>{"a.service", "b.service"}));
+  // A process that moves (exec, new facts) leaves its old workload.
+  h.add({2, 1, n}, unit_a);
+  EXPECT_EQ(h.by_identity().size(), 1u);
 }
 
 TEST(ServiceRegistry, SeriesLabelsOnlyForWhatIsKnown) {
