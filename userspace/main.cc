@@ -175,7 +175,7 @@ int main(int argc, char** argv) {
       scrape_order(http_registry, http,
                    {std::make_shared<SelfMetrics>(*probes, registry, cfg),
                     std::make_shared<PipelineSelfMetrics>(stats, http),
-                    std::make_shared<ProcessMetrics>(registry, cfg.identity.pod_name_label),
+                    std::make_shared<ProcessMetrics>(registry),
                     std::make_shared<WorkloadMetrics>(registry, discovery.identity_failures(), cfg.metrics.prefix),
                     std::make_shared<GoRuntimeMetrics>(registry), std::make_shared<WebSelfMetrics>(web_stats)}),
       "", web_stats, &err);

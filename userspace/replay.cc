@@ -91,12 +91,19 @@ ReplayResult replay_capture(const std::string& path) {
     return r;
   }
 
-  std::unordered_map<uint16_t, std::string> names;
+  // Each id's workload as recorded (kService, kWorkload): its name and the
+  // facts its series are labelled by.
+  std::unordered_map<uint16_t, WorkloadIdentity> workloads;
   PipelineStats stats;
   prometheus::Registry registry;
-  HttpMetrics http(registry, parsed.config->metrics, [&names](uint16_t id) {
-    auto it = names.find(id);
-    return it == names.end() ? std::string("unknown") : it->second;
+  HttpMetrics http(registry, parsed.config->metrics, [&workloads](uint16_t id) {
+    auto it = workloads.find(id);
+    return it == workloads.end() ? std::string("unknown") : it->second.service;
+  });
+  const bool pod_name_label = parsed.config->identity.pod_name_label;
+  http.set_workload_labels([&workloads, pod_name_label](uint16_t id) {
+    auto it = workloads.find(id);
+    return it == workloads.end() ? LabelPairs{} : series_labels(it->second, pod_name_label);
   });
   ConnectionTracker tracker(stats, http, builtin_protocols(), nullptr);
   RecordPipeline pipeline(tracker);
@@ -116,9 +123,20 @@ ReplayResult replay_capture(const std::string& path) {
         if (payload.size() >= sizeof(uint16_t)) {
           uint16_t id;
           std::memcpy(&id, payload.data(), sizeof id);
-          names[id] = std::string(payload.begin() + sizeof id, payload.end());
+          WorkloadIdentity named;  // a reused id: the facts of its new workload follow, if any
+          named.service.assign(payload.begin() + sizeof id, payload.end());
+          workloads[id] = std::move(named);
         }
         break;
+      case CaptureFrame::kWorkload: {
+        uint16_t id;
+        WorkloadIdentity facts;
+        if (decode_workload(payload, &id, &facts)) {
+          facts.service = workloads[id].service;
+          workloads[id] = std::move(facts);
+        }
+        break;
+      }
       case CaptureFrame::kServiceExpired:
         if (payload.size() >= sizeof(uint16_t) + 1 && payload[2] <= static_cast<uint8_t>(ExpiryReason::kIdle)) {
           uint16_t id;

@@ -478,6 +478,37 @@ class ApacheCaptureTest(CaptureCase):
         self.check_replay("apache2", 5 + 2)
 
 
+class ContainerdPodCaptureTest(CaptureCase):
+    """Two pods of one Deployment that a real containerd runs (busybox
+    httpd, test_identity's Containerd): the replay labels each pod's series
+    with its k8s_* labels, as the live exporter did, from the workload
+    facts the capture records with each service id."""
+    name = "containerd_pods"
+
+    def test_replay_equals_live(self):
+        from test_identity import Containerd, container_tools_missing
+        if container_tools_missing():
+            self.skipTest(f"needs {container_tools_missing()} (scripts/install-deps.sh test)")
+        ctd = Containerd()
+        self.addCleanup(ctd.stop)
+        ports = [free_port(), free_port()]
+        for pod, layout, port in (("checkout-7d9f8b6c5d-x2k4p", "cgroupfs", ports[0]),
+                                  ("checkout-7d9f8b6c5d-q8w9z", "systemd", ports[1])):
+            ctd.run_pod(pod, "shop", "app", layout, port)
+        config = os.path.join(ctd.dir, "exporter.yaml")
+        with open(config, "w") as f:
+            f.write(f"identity:\n  containerd_state: [{ctd.state}]\n")
+        self.start_exporter(f"--config.file={config}", "--target.port=" + ",".join(map(str, ports)))
+        self.exporter.wait_watching("checkout", processes=2)
+        curl(*[f"http://127.0.0.1:{ports[0]}/index.html"] * 3, f"http://127.0.0.1:{ports[0]}/missing")
+        curl(*[f"http://127.0.0.1:{ports[1]}/index.html"] * 2)
+        self.check_replay("checkout", 4 + 2)
+        replayed = Metrics(replay(self.capture))
+        for pod, n in (("checkout-7d9f8b6c5d-x2k4p", 4), ("checkout-7d9f8b6c5d-q8w9z", 2)):
+            self.assertEqual(replayed.get("aster_http_requests_total", service="checkout", k8s_pod_name=pod,
+                                          k8s_namespace_name="shop", k8s_owner_kind="Deployment"), n, pod)
+
+
 class GoStreamingCaptureTest(CaptureCase):
     """Go net/http on keep-alive: handlers that flush between writes
     (chunked bodies in as many pieces, one beyond the capture, one empty),

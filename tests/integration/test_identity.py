@@ -245,7 +245,7 @@ class ContainerdPodsTest(unittest.TestCase):
                 exporter.stop()
             ctd.stop()
 
-    def test_grpc_series_carry_the_pods_labels(self):
+    def test_grpc_and_go_series_carry_the_pods_labels(self):
         # grpc-go built without libc runs in the busybox rootfs; its
         # interceptors write the truth inside it (/grpc/stats.json).
         ctd = Containerd()
@@ -283,6 +283,14 @@ class ContainerdPodsTest(unittest.TestCase):
             # a histogram as one series.
             grpc_series, http_series = harness.per_service_series(m)
             self.assertEqual(m.get("aster_exporter_series"), grpc_series + http_series)
+            # A Go program: its go_* series (read from outside at scrape time)
+            # carry the same labels, as process_* do.
+            for family in ("go_info", "go_goroutines", "go_threads", "go_memstats_heap_inuse_bytes",
+                           "go_gc_duration_seconds_count", "process_resident_memory_bytes"):
+                series = m.series(family, service="orders")
+                self.assertEqual(len(series), 1, family)
+                self.assertEqual({k: series[0].get(k) for k in pod_labels}, pod_labels, family)
+            self.assertGreater(m.get("go_goroutines", **pod_labels), 0)
         finally:
             if exporter:
                 exporter.stop()

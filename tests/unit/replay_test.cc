@@ -139,5 +139,94 @@ TEST(Replay, AnExpiryAndAReusedIdReplayAsTheyHappened) {
       << r.exposition;
 }
 
+// A workload's identity is recorded with its id (kWorkload after
+// kService), so the replay labels its series as the live exporter did; a
+// reused id named for a host process carries none of the old facts.
+TEST(Replay, AWorkloadsIdentityLabelsItsReplayedSeries) {
+  char dir[] = "/tmp/aster-replay-workload-XXXXXX";
+  ASSERT_TRUE(mkdtemp(dir));
+  std::string path = std::string(dir) + "/w.cap";
+  ConfigSources sources;
+  sources.argv = {"--target.port=80"};
+  std::string err;
+  auto w = CaptureWriter::create(path, sources, &err);
+  ASSERT_TRUE(w) << err;
+  uint64_t ts = 1000;
+  auto exchange = [&](uint64_t conn, uint16_t service) {
+    const std::string req = "GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
+    const std::string resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    for (auto rec : {data_record(conn, ASTER_DIR_INGRESS, 0, req, ts++), data_record(conn, ASTER_DIR_EGRESS, 0, resp, ts++)}) {
+      aster_event ev;
+      std::memcpy(&ev, rec.data(), sizeof ev);
+      ev.service_id = service;
+      std::memcpy(rec.data(), &ev, sizeof ev);
+      w->ring_record(rec.data(), rec.size());
+    }
+    w->release(ts);
+    w->end_batch(ts);
+  };
+  WorkloadIdentity pod;
+  pod.service = "checkout";
+  pod.service_namespace = "shop";
+  pod.k8s_namespace_name = "prod";
+  pod.k8s_pod_name = "checkout-7d9f8b6c5d-x2k4p";
+  pod.k8s_container_name = "app";
+  pod.k8s_owner_kind = "Deployment";
+  pod.k8s_owner_name = "checkout";
+  pod.k8s_pod_uid = "0b4c";
+  w->workload(0, pod);
+  WorkloadIdentity cart = pod;
+  cart.service = cart.k8s_owner_name = "cart";
+  cart.k8s_pod_name = "cart-0";
+  w->workload(1, cart);
+  exchange(1, 0);
+  exchange(2, 1);
+  // Id 1 goes and comes back as a host process: none of the pod's labels.
+  w->service_expired(1, static_cast<uint8_t>(ExpiryReason::kGone));
+  WorkloadIdentity later;
+  later.service = "later";
+  w->workload(1, later);
+  exchange(3, 1);
+  w->close();
+  ReplayResult r = replay_capture(path);
+  std::remove(path.c_str());
+  rmdir(dir);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_NE(r.exposition.find("aster_http_requests_total{k8s_container_name=\"app\",k8s_namespace_name=\"prod\","
+                              "k8s_owner_kind=\"Deployment\",k8s_owner_name=\"checkout\","
+                              "k8s_pod_name=\"checkout-7d9f8b6c5d-x2k4p\",method=\"GET\",path=\"/x\","
+                              "service=\"checkout\",service_namespace=\"shop\",status=\"2xx\"} 1\n"),
+            std::string::npos)
+      << r.exposition;
+  EXPECT_EQ(r.exposition.find("0b4c"), std::string::npos) << "the pod uid is no series label";
+  EXPECT_EQ(r.exposition.find("cart"), std::string::npos) << "expired";
+  EXPECT_NE(r.exposition.find("aster_http_requests_total{method=\"GET\",path=\"/x\",service=\"later\",status=\"2xx\"} 1\n"),
+            std::string::npos)
+      << r.exposition;
+}
+
+TEST(Replay, AWorkloadFrameRoundTrips) {
+  WorkloadIdentity in;
+  in.service = "ignored";  // kService's
+  in.k8s_pod_uid = "u=1";  // a value may hold '='
+  in.systemd_unit = "a.service";
+  uint16_t id = 0;
+  WorkloadIdentity out;
+  ASSERT_TRUE(decode_workload(encode_workload(7, in), &id, &out));
+  EXPECT_EQ(id, 7);
+  EXPECT_EQ(out.service, "");
+  EXPECT_EQ(out.k8s_pod_uid, "u=1");
+  EXPECT_EQ(out.systemd_unit, "a.service");
+  std::vector<uint8_t> damaged = encode_workload(7, in);
+  damaged.resize(damaged.size() - 3);
+  EXPECT_FALSE(decode_workload(damaged, &id, &out));
+  std::vector<uint8_t> later = encode_workload(7, WorkloadIdentity{});
+  std::vector<uint8_t> extra = encode_strings({"k8s_node_name=n1"});  // a later build's field: skipped
+  later.insert(later.end(), extra.begin(), extra.end());
+  WorkloadIdentity skipped;
+  ASSERT_TRUE(decode_workload(later, &id, &skipped));
+  EXPECT_EQ(skipped, WorkloadIdentity{});
+}
+
 }  // namespace
 }  // namespace aster

@@ -51,6 +51,57 @@ bool decode_strings(const std::vector<uint8_t>& payload, std::vector<std::string
   return true;
 }
 
+namespace {
+
+// The facts a kWorkload frame names, by the field names of WorkloadIdentity
+// (service is kService's).
+struct WorkloadField {
+  const char* name;
+  std::string WorkloadIdentity::*member;
+};
+constexpr WorkloadField kWorkloadFields[] = {
+    {"service_namespace", &WorkloadIdentity::service_namespace},
+    {"k8s_namespace_name", &WorkloadIdentity::k8s_namespace_name},
+    {"k8s_pod_name", &WorkloadIdentity::k8s_pod_name},
+    {"k8s_container_name", &WorkloadIdentity::k8s_container_name},
+    {"k8s_owner_kind", &WorkloadIdentity::k8s_owner_kind},
+    {"k8s_owner_name", &WorkloadIdentity::k8s_owner_name},
+    {"k8s_pod_uid", &WorkloadIdentity::k8s_pod_uid},
+    {"container_id", &WorkloadIdentity::container_id},
+    {"container_runtime", &WorkloadIdentity::container_runtime},
+    {"systemd_unit", &WorkloadIdentity::systemd_unit},
+};
+
+}  // namespace
+
+std::vector<uint8_t> encode_workload(uint16_t id, const WorkloadIdentity& identity) {
+  std::vector<std::string> facts;
+  for (const auto& f : kWorkloadFields) {
+    const std::string& v = identity.*f.member;
+    if (!v.empty()) facts.push_back(std::string(f.name) + "=" + v);
+  }
+  std::vector<uint8_t> out(sizeof id);
+  std::memcpy(out.data(), &id, sizeof id);
+  std::vector<uint8_t> strings = encode_strings(facts);
+  out.insert(out.end(), strings.begin(), strings.end());
+  return out;
+}
+
+bool decode_workload(const std::vector<uint8_t>& payload, uint16_t* id, WorkloadIdentity* identity) {
+  if (payload.size() < sizeof *id) return false;
+  std::memcpy(id, payload.data(), sizeof *id);
+  std::vector<std::string> facts;
+  if (!decode_strings(std::vector<uint8_t>(payload.begin() + sizeof *id, payload.end()), &facts)) return false;
+  for (const std::string& fact : facts) {
+    size_t eq = fact.find('=');
+    if (eq == std::string::npos) return false;
+    for (const auto& f : kWorkloadFields) {
+      if (fact.compare(0, eq, f.name) == 0 && std::strlen(f.name) == eq) identity->*f.member = fact.substr(eq + 1);
+    }
+  }
+  return true;
+}
+
 std::unique_ptr<CaptureWriter> CaptureWriter::create(const std::string& path, const ConfigSources& sources,
                                                      std::string* error) {
   // 0600 and no symlink: the file holds payload bytes of other processes.
@@ -101,6 +152,12 @@ void CaptureWriter::service(uint16_t id, const std::string& name) {
   std::memcpy(p.data(), &id, sizeof id);
   std::memcpy(p.data() + sizeof id, name.data(), name.size());
   frame(CaptureFrame::kService, p.data(), p.size());
+}
+
+void CaptureWriter::workload(uint16_t id, const WorkloadIdentity& identity) {
+  service(id, identity.service);
+  std::vector<uint8_t> p = encode_workload(id, identity);
+  if (p.size() > sizeof id) frame(CaptureFrame::kWorkload, p.data(), p.size());  // a fact beyond the name
 }
 
 void CaptureWriter::service_expired(uint16_t id, uint8_t reason) {

@@ -5,7 +5,9 @@
 // It holds the ring-buffer records as they were drained (before they are
 // put back in order), the watermark each drain released up to, the clock
 // each batch ended at (held records and closing connections age by batch),
-// the service names as the service table gave them, and the configuration
+// the service names as the service table gave them with each workload's
+// identity (so a replay labels series as the live exporter did: k8s_*,
+// service_namespace), and the configuration
 // the exporter ran with. Ring records carry payload bytes of the watched
 // traffic, so a capture is written only when --capture.record asks for
 // one, with mode 0600.
@@ -26,6 +28,7 @@
 #include <vector>
 
 #include "config/config_sources.h"
+#include "identity/workload_identity.h"
 
 namespace aster {
 
@@ -45,6 +48,11 @@ enum class CaptureFrame : uint32_t {
   // u16 id, u8 reason (ExpiryReason: 0 gone, 1 idle): the service's series
   // expired at this point; a later kService may give the id another name.
   kServiceExpired = 7,
+  // u16 id, then strings (encode_strings): FIELD=VALUE facts of the
+  // workload the id was just named for (after its kService), the set ones
+  // of WorkloadIdentity but service; absent for a host process with none.
+  // A build that does not know the frame replays without the k8s_* labels.
+  kWorkload = 8,
 };
 
 class CaptureWriter {
@@ -61,6 +69,8 @@ class CaptureWriter {
   void release(uint64_t watermark_ns) { frame(CaptureFrame::kRelease, &watermark_ns, sizeof watermark_ns); }
   void end_batch(uint64_t now_ns) { frame(CaptureFrame::kEndBatch, &now_ns, sizeof now_ns); }
   void service(uint16_t id, const std::string& name);
+  // kService, then kWorkload when the identity has facts beyond its name.
+  void workload(uint16_t id, const WorkloadIdentity& identity);
   void service_expired(uint16_t id, uint8_t reason);
   // Writes the end marker and closes the file; further frames are dropped.
   void close();
@@ -103,5 +113,9 @@ class CaptureReader {
 // The strings of a kConfig frame, and back.
 std::vector<uint8_t> encode_strings(const std::vector<std::string>& items);
 bool decode_strings(const std::vector<uint8_t>& payload, std::vector<std::string>* items);
+// A kWorkload frame's payload, and back (`service` is kService's). False
+// for a damaged payload; unknown fields are skipped (a later build's).
+std::vector<uint8_t> encode_workload(uint16_t id, const WorkloadIdentity& identity);
+bool decode_workload(const std::vector<uint8_t>& payload, uint16_t* id, WorkloadIdentity* identity);
 
 }  // namespace aster

@@ -30,7 +30,7 @@ void RecordPipeline::expire_service(uint16_t service_id, ExpiryReason reason) {
 
 void RecordPipeline::record_services() {
   if (!new_services_) return;
-  for (const auto& [id, name] : new_services_()) writer_->service(id, name);
+  for (const auto& [id, identity] : new_services_()) writer_->workload(id, identity);
 }
 
 }  // namespace aster

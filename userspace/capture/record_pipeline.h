@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "capture/capture_file.h"
+#include "identity/workload_identity.h"
 #include "model/record_sink.h"
 #include "capture/record_order.h"
 
@@ -24,9 +25,10 @@ namespace aster {
 class RecordPipeline {
  public:
   // The ids the service table handed out (or handed out again) since the
-  // last call, with their names; a recording writes them before each
-  // release, so every record it releases can be named in the replay.
-  using NewServices = std::function<std::vector<std::pair<uint16_t, std::string>>()>;
+  // last call, with their workloads' identities; a recording writes them
+  // before each release, so every record it releases can be named and
+  // labelled in the replay.
+  using NewServices = std::function<std::vector<std::pair<uint16_t, WorkloadIdentity>>()>;
 
   explicit RecordPipeline(RecordSink& next) : next_(next) {}
   void record_to(CaptureWriter* writer, NewServices names) {

@@ -262,7 +262,13 @@ std::vector<prometheus::MetricFamily> GoRuntimeMetrics::Collect() const {
   gc.help = "A summary of the pause duration of garbage collection cycles (from the runtime's memstats).";
   gc.type = MetricType::Summary;
 
-  for (const auto& [service, pids] : registry_.by_service()) {
+  // Per workload, labelled as its request series and process_* are.
+  for (const auto& [labels, pids] : registry_.by_series_labels()) {
+    auto with = [&labels = labels](const char* k, const std::string& v) {
+      std::vector<std::pair<std::string, std::string>> l = labels;
+      l.emplace_back(k, v);
+      return l;
+    };
     std::set<std::string> versions;
     int64_t total_g = 0, total_threads = 0, total_heap = 0;
     bool any = false, any_g = false, any_gc = false, any_heap = false;
@@ -291,16 +297,16 @@ std::vector<prometheus::MetricFamily> GoRuntimeMetrics::Collect() const {
       }
     }
     if (!any) continue;
-    for (const auto& v : versions) info.add(1, {{"service", service}, {"version", v}});
-    threads.add(static_cast<double>(total_threads), {{"service", service}});
-    if (any_g) goroutines.add(static_cast<double>(total_g), {{"service", service}});
-    if (any_heap) heap.add(static_cast<double>(total_heap), {{"service", service}});
+    for (const auto& v : versions) info.add(1, with("version", v));
+    threads.add(static_cast<double>(total_threads), labels);
+    if (any_g) goroutines.add(static_cast<double>(total_g), labels);
+    if (any_heap) heap.add(static_cast<double>(total_heap), labels);
     if (any_gc) {
       // Quantiles over the recent pauses, as client_golang computes them
       // from debug.ReadGCStats.
       std::sort(pauses.begin(), pauses.end());
       prometheus::ClientMetric m;
-      m.label.push_back({"service", service});
+      for (const auto& [k, v] : labels) m.label.push_back({k, v});
       m.summary.sample_count = cycles;
       m.summary.sample_sum = static_cast<double>(pause_total) / 1e9;
       for (double q : {0.0, 0.25, 0.5, 0.75, 1.0}) {

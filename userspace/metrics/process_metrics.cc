@@ -59,16 +59,8 @@ std::vector<prometheus::MetricFamily> ProcessMetrics::Collect() const {
   Totals self;
   add_process(getpid(), self);
   if (self.any) emit(self, {});
-  // Per workload; workloads that differ only in what is not a label (a
-  // pod's uid when k8s_pod_name is off) are summed into one series.
-  std::map<Labels, std::vector<pid_t>> groups;
-  for (const auto& [identity, pids] : registry_.by_identity()) {
-    Labels labels{{"service", identity.service}};
-    for (auto& l : series_labels(identity, pod_name_label_)) labels.push_back(std::move(l));
-    auto& g = groups[labels];
-    g.insert(g.end(), pids.begin(), pids.end());
-  }
-  for (const auto& [labels, pids] : groups) {
+  // Per workload, labelled as its request series.
+  for (const auto& [labels, pids] : registry_.by_series_labels()) {
     Totals t;
     for (pid_t pid : pids) add_process(pid, t);
     if (t.any) emit(t, labels);

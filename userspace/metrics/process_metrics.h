@@ -15,13 +15,12 @@ namespace aster {
 
 class ProcessMetrics : public prometheus::Collectable {
  public:
-  explicit ProcessMetrics(const ServiceRegistry& registry, bool pod_name_label = true)
-      : registry_(registry), pod_name_label_(pod_name_label) {}
+  // The series labels are the registry's (its pod_name_label).
+  explicit ProcessMetrics(const ServiceRegistry& registry) : registry_(registry) {}
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
   const ServiceRegistry& registry_;
-  bool pod_name_label_;
 };
 
 }  // namespace aster

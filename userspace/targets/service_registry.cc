@@ -60,7 +60,7 @@ uint16_t ServiceRegistry::intern(const WorkloadIdentity& identity) {
   s.processes = 0;
   s.since_ns = now;  // no process yet: expires like a gone one if none comes
   ids_.emplace(std::move(key), id);
-  if (keep_assignments_) assignments_.emplace_back(id, name);
+  if (keep_assignments_) assignments_.emplace_back(id, identity);
   return id;
 }
 
@@ -87,13 +87,13 @@ void ServiceRegistry::keep_assignments() {
   if (keep_assignments_) return;
   keep_assignments_ = true;
   for (size_t id = 0; id < slots_.size(); ++id) {
-    if (slots_[id].state == State::kLive) assignments_.emplace_back(static_cast<uint16_t>(id), slots_[id].name);
+    if (slots_[id].state == State::kLive) assignments_.emplace_back(static_cast<uint16_t>(id), slots_[id].identity);
   }
 }
 
-std::vector<std::pair<uint16_t, std::string>> ServiceRegistry::take_assignments() {
+std::vector<std::pair<uint16_t, WorkloadIdentity>> ServiceRegistry::take_assignments() {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<std::pair<uint16_t, std::string>> out;
+  std::vector<std::pair<uint16_t, WorkloadIdentity>> out;
   out.swap(assignments_);
   return out;
 }
@@ -185,6 +185,17 @@ std::vector<std::pair<WorkloadIdentity, std::vector<pid_t>>> ServiceRegistry::by
   std::vector<std::pair<WorkloadIdentity, std::vector<pid_t>>> out;
   out.reserve(by_facts.size());
   for (auto& [facts, group] : by_facts) out.push_back(std::move(group));
+  return out;
+}
+
+std::map<LabelPairs, std::vector<pid_t>> ServiceRegistry::by_series_labels() const {
+  std::map<LabelPairs, std::vector<pid_t>> out;
+  for (auto& [identity, pids] : by_identity()) {
+    LabelPairs labels{{"service", identity.service}};
+    for (auto& l : series_labels(identity, pod_name_label_)) labels.push_back(std::move(l));
+    auto& group = out[labels];
+    group.insert(group.end(), pids.begin(), pids.end());
+  }
   return out;
 }
 

@@ -63,11 +63,12 @@ class ServiceRegistry {
   // recorded (not quarantined or free).
   bool is_live(uint16_t id) const;
 
-  // Every id handed out (new or reused) with its name, in order, since the
+  // Every id handed out (new or reused) with its workload's identity (its
+  // first workload's: what its series are labelled by), in order, since the
   // last call (a capture records them). Kept only once a recorder asked
   // (keep_assignments, which also lists the ids live at that moment).
   void keep_assignments();
-  std::vector<std::pair<uint16_t, std::string>> take_assignments();
+  std::vector<std::pair<uint16_t, WorkloadIdentity>> take_assignments();
 
   // False (and nothing changes) when `p.service_id` is not live: a fork
   // record from before the service expired.
@@ -91,6 +92,11 @@ class ServiceRegistry {
   // workload (the processes' own facts) -> its processes, for the
   // per-workload collectors.
   std::vector<std::pair<WorkloadIdentity, std::vector<pid_t>>> by_identity() const;
+  // The series labels (service, then series_labels()) -> their processes,
+  // for the collectors read at scrape time that label as the request series
+  // do (process_*, go_*): workloads that differ only in facts that are no
+  // label (a pod's uid with k8s_pod_name off) are one series.
+  std::map<LabelPairs, std::vector<pid_t>> by_series_labels() const;
   size_t process_count() const;
   size_t service_count() const;
 
@@ -137,7 +143,7 @@ class ServiceRegistry {
   bool add_locked(const WatchedProcess& p, std::shared_ptr<const WorkloadIdentity> identity);
   std::unordered_map<pid_t, Process> procs_;
   bool keep_assignments_ = false;
-  std::vector<std::pair<uint16_t, std::string>> assignments_;
+  std::vector<std::pair<uint16_t, WorkloadIdentity>> assignments_;
   uint64_t full_ = 0;
   uint64_t reused_ = 0;
   uint64_t last_full_log_ns_ = 0;

@@ -145,14 +145,19 @@ TEST(ServiceRegistry, ACaptureIsToldOfEveryIdHandedOutAgain) {
   r.keep_assignments();
   r.intern("b");
   using A = std::vector<std::pair<uint16_t, std::string>>;
-  EXPECT_EQ(r.take_assignments(), (A{{a, "a"}, {1, "b"}}));
+  auto names = [](const std::vector<std::pair<uint16_t, WorkloadIdentity>>& got) {
+    A out;
+    for (const auto& [id, w] : got) out.emplace_back(id, w.service);
+    return out;
+  };
+  EXPECT_EQ(names(r.take_assignments()), (A{{a, "a"}, {1, "b"}}));
   EXPECT_TRUE(r.take_assignments().empty());
   clock.now += 10 * kSec;
   r.take_gone(10 * kSec);
   clock.now += 10 * kSec;
   r.release(r.quarantine_over(10 * kSec));
   EXPECT_EQ(r.intern("c"), a);
-  EXPECT_EQ(r.take_assignments(), (A{{a, "c"}}));
+  EXPECT_EQ(names(r.take_assignments()), (A{{a, "c"}}));
 }
 
 // The kernel's part of an expiry, on a real hash map: entries naming the
@@ -251,6 +256,13 @@ TEST(ServiceRegistry, WorkloadsSharingAnIdKeepTheirOwnFacts) {
   EXPECT_EQ(pids_by_uid, (std::map<std::string, size_t>{{"uid-checkout-7d9f8b6c5d-x2k4p", 2},
                                                          {"uid-checkout-7d9f8b6c5d-q8w9z", 2}}));
   EXPECT_EQ(r.service_count(), 1u);
+  // process_* and go_* are labelled as the request series: one series.
+  auto by_labels = r.by_series_labels();
+  ASSERT_EQ(by_labels.size(), 1u);
+  EXPECT_EQ(by_labels.begin()->first,
+            (LabelPairs{{"service", "checkout"}, {"k8s_namespace_name", "shop"}, {"k8s_container_name", ""},
+                        {"k8s_owner_kind", ""}, {"k8s_owner_name", ""}}));
+  EXPECT_EQ(by_labels.begin()->second.size(), 4u);
 
   WorkloadIdentity unit_a, unit_b;
   unit_a.service = unit_b.service = "nginx";
