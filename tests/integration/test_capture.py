@@ -495,9 +495,7 @@ class ContainerdPodCaptureTest(CaptureCase):
         for pod, layout, port in (("checkout-7d9f8b6c5d-x2k4p", "cgroupfs", ports[0]),
                                   ("checkout-7d9f8b6c5d-q8w9z", "systemd", ports[1])):
             ctd.run_pod(pod, "shop", "app", layout, port)
-        config = os.path.join(ctd.dir, "exporter.yaml")
-        with open(config, "w") as f:
-            f.write(f"identity:\n  containerd_state: [{ctd.state}]\n")
+        config = ctd.exporter_config()
         self.start_exporter(f"--config.file={config}", "--target.port=" + ",".join(map(str, ports)))
         self.exporter.wait_watching("checkout", processes=2)
         curl(*[f"http://127.0.0.1:{ports[0]}/index.html"] * 3, f"http://127.0.0.1:{ports[0]}/missing")

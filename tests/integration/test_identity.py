@@ -86,6 +86,14 @@ class Containerd:
         with open(os.path.join(self.rootfs, "www", "index.html"), "w") as f:
             f.write("x" * 100)
 
+    def exporter_config(self, extra=""):
+        """An exporter config file that reads this containerd's state (plus
+        `extra` identity: lines); returns its path."""
+        config = os.path.join(self.dir, "exporter.yaml")
+        with open(config, "w") as f:
+            f.write(f"identity:\n  containerd_state: [{self.state}]\n{extra}")
+        return config
+
     def ctr(self, *args, check=True):
         r = subprocess.run(["ctr", "-a", self.sock, "-n", "k8s.io", *args], capture_output=True, text=True,
                            stdin=subprocess.DEVNULL, timeout=60)
@@ -151,9 +159,7 @@ class ContainerdPodsTest(unittest.TestCase):
             ids = {}
             for pod, layout, port, _ in pods:
                 ids[pod] = ctd.run_pod(pod, "shop", "app", layout, port)
-            config = os.path.join(ctd.dir, "exporter.yaml")
-            with open(config, "w") as f:
-                f.write(f"identity:\n  containerd_state: [{ctd.state}]\n")
+            config = ctd.exporter_config()
             exporter = Exporter(f"--config.file={config}", "--target.port=" + ",".join(map(str, ports)))
             exporter.wait_watching("checkout", processes=2)
             exporter.wait_watching("cart")
@@ -194,9 +200,7 @@ class ContainerdPodsTest(unittest.TestCase):
             pod = "shop-api-5c8d7f9b4-qwz7n"
             _, uid, sandbox = ctd.run_pod(pod, "shop", "api", "systemd", ports[0])
             ctd.run_pod(pod, "shop", "admin", "systemd", ports[1], sandbox=sandbox, uid=uid)
-            config = os.path.join(ctd.dir, "exporter.yaml")
-            with open(config, "w") as f:
-                f.write(f"identity:\n  containerd_state: [{ctd.state}]\n  pod_name_label: false\n")
+            config = ctd.exporter_config("  pod_name_label: false\n")
             exporter = Exporter(f"--config.file={config}", "--target.port=" + ",".join(map(str, ports)))
             exporter.wait_watching("shop-api/api")
             exporter.wait_watching("shop-api/admin")
@@ -227,9 +231,7 @@ class ContainerdPodsTest(unittest.TestCase):
             ports = [free_port(), free_port()]
             pods = ["checkout-7d9f8b6c5d-x2k4p", "checkout-7d9f8b6c5d-q8w9z"]
             ids = [ctd.run_pod(pod, "shop", "app", "cgroupfs", port) for pod, port in zip(pods, ports)]
-            config = os.path.join(ctd.dir, "exporter.yaml")
-            with open(config, "w") as f:
-                f.write(f"identity:\n  containerd_state: [{ctd.state}]\n  pod_name_label: false\n")
+            config = ctd.exporter_config("  pod_name_label: false\n")
             exporter = Exporter(f"--config.file={config}", "--target.port=" + ",".join(map(str, ports)))
             exporter.wait_watching("checkout", processes=2)
             self.assertEqual(curl(*[f"http://127.0.0.1:{ports[0]}/index.html"] * 2), [(200, 100)] * 2)
@@ -258,9 +260,7 @@ class ContainerdPodsTest(unittest.TestCase):
             pod = "orders-6b7c9d8f5-h4j2k"
             ctd.run_pod(pod, "shop", "grpc", "systemd", port,
                         argv=["/grpc/grpcserver", "serve", str(port), "/grpc/stats.json"])
-            config = os.path.join(ctd.dir, "exporter.yaml")
-            with open(config, "w") as f:
-                f.write(f"identity:\n  containerd_state: [{ctd.state}]\n")
+            config = ctd.exporter_config()
             exporter = Exporter(f"--config.file={config}", f"--target.port={port}")
             exporter.wait_watching("orders")
             r = subprocess.run([binary, "client", f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=120)

@@ -58,6 +58,41 @@ std::string first_difference(const std::string& want, const std::string& got) {
   }
 }
 
+// A capture file of its own, written by the test, removed after.
+struct TempCapture {
+  TempCapture() {
+    if (!mkdtemp(dir)) return;
+    path = std::string(dir) + "/t.cap";
+    ConfigSources sources;
+    sources.argv = {"--target.port=80"};
+    writer = CaptureWriter::create(path, sources, &error);
+  }
+  ~TempCapture() {
+    writer.reset();
+    std::remove(path.c_str());
+    rmdir(dir);
+  }
+  char dir[32] = "/tmp/aster-replay-XXXXXX";
+  std::string path, error;
+  std::unique_ptr<CaptureWriter> writer;
+};
+
+// One GET /x and its 200 on `conn`, tagged with `service`, written as a
+// drain of its own (released, batch ended).
+void write_exchange(CaptureWriter& w, uint64_t conn, uint16_t service, uint64_t& ts) {
+  const std::string req = "GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
+  const std::string resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  for (auto rec : {data_record(conn, ASTER_DIR_INGRESS, 0, req, ts++), data_record(conn, ASTER_DIR_EGRESS, 0, resp, ts++)}) {
+    aster_event ev;
+    std::memcpy(&ev, rec.data(), sizeof ev);
+    ev.service_id = service;
+    std::memcpy(rec.data(), &ev, sizeof ev);
+    w.ring_record(rec.data(), rec.size());
+  }
+  w.release(ts);
+  w.end_batch(ts);
+}
+
 TEST(ReplayGolden, EveryRecordedServerReplaysToItsGolden) {
   auto files = captures();
   // nginx, Python, Node.js, Go (under load and streaming), Apache, and a
@@ -102,24 +137,11 @@ TEST(Replay, ACaptureThatIsNotThereIsAClearError) {
 // named anew: the replay drops the first service's series there and counts
 // the id's next owner from zero, as the live exporter did.
 TEST(Replay, AnExpiryAndAReusedIdReplayAsTheyHappened) {
-  char dir[] = "/tmp/aster-replay-expiry-XXXXXX";
-  ASSERT_TRUE(mkdtemp(dir));
-  std::string path = std::string(dir) + "/e.cap";
-  ConfigSources sources;
-  sources.argv = {"--target.port=80"};
-  std::string err;
-  auto w = CaptureWriter::create(path, sources, &err);
-  ASSERT_TRUE(w) << err;
+  TempCapture cap;
+  ASSERT_TRUE(cap.writer) << cap.error;
+  CaptureWriter* w = cap.writer.get();
   uint64_t ts = 1000;
-  auto exchange = [&](uint64_t conn) {
-    const std::string req = "GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
-    const std::string resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-    for (auto rec : {data_record(conn, ASTER_DIR_INGRESS, 0, req, ts++), data_record(conn, ASTER_DIR_EGRESS, 0, resp, ts++)}) {
-      w->ring_record(rec.data(), rec.size());  // service id 0
-    }
-    w->release(ts);
-    w->end_batch(ts);
-  };
+  auto exchange = [&](uint64_t conn) { write_exchange(*w, conn, 0, ts); };
   w->service(0, "first");
   exchange(1);
   exchange(2);
@@ -127,9 +149,7 @@ TEST(Replay, AnExpiryAndAReusedIdReplayAsTheyHappened) {
   w->service(0, "second");
   exchange(3);
   w->close();
-  ReplayResult r = replay_capture(path);
-  std::remove(path.c_str());
-  rmdir(dir);
+  ReplayResult r = replay_capture(cap.path);
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.exposition.find("service=\"first\""), std::string::npos) << r.exposition;
   EXPECT_NE(r.exposition.find("aster_http_requests_total{method=\"GET\",path=\"/x\",service=\"second\",status=\"2xx\"} 1\n"),
@@ -143,28 +163,11 @@ TEST(Replay, AnExpiryAndAReusedIdReplayAsTheyHappened) {
 // kService), so the replay labels its series as the live exporter did; a
 // reused id named for a host process carries none of the old facts.
 TEST(Replay, AWorkloadsIdentityLabelsItsReplayedSeries) {
-  char dir[] = "/tmp/aster-replay-workload-XXXXXX";
-  ASSERT_TRUE(mkdtemp(dir));
-  std::string path = std::string(dir) + "/w.cap";
-  ConfigSources sources;
-  sources.argv = {"--target.port=80"};
-  std::string err;
-  auto w = CaptureWriter::create(path, sources, &err);
-  ASSERT_TRUE(w) << err;
+  TempCapture cap;
+  ASSERT_TRUE(cap.writer) << cap.error;
+  CaptureWriter* w = cap.writer.get();
   uint64_t ts = 1000;
-  auto exchange = [&](uint64_t conn, uint16_t service) {
-    const std::string req = "GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
-    const std::string resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-    for (auto rec : {data_record(conn, ASTER_DIR_INGRESS, 0, req, ts++), data_record(conn, ASTER_DIR_EGRESS, 0, resp, ts++)}) {
-      aster_event ev;
-      std::memcpy(&ev, rec.data(), sizeof ev);
-      ev.service_id = service;
-      std::memcpy(rec.data(), &ev, sizeof ev);
-      w->ring_record(rec.data(), rec.size());
-    }
-    w->release(ts);
-    w->end_batch(ts);
-  };
+  auto exchange = [&](uint64_t conn, uint16_t service) { write_exchange(*w, conn, service, ts); };
   WorkloadIdentity pod;
   pod.service = "checkout";
   pod.service_namespace = "shop";
@@ -188,9 +191,7 @@ TEST(Replay, AWorkloadsIdentityLabelsItsReplayedSeries) {
   w->workload(1, later);
   exchange(3, 1);
   w->close();
-  ReplayResult r = replay_capture(path);
-  std::remove(path.c_str());
-  rmdir(dir);
+  ReplayResult r = replay_capture(cap.path);
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_NE(r.exposition.find("aster_http_requests_total{k8s_container_name=\"app\",k8s_namespace_name=\"prod\","
                               "k8s_owner_kind=\"Deployment\",k8s_owner_name=\"checkout\","

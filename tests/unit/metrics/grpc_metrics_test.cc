@@ -128,7 +128,9 @@ TEST(GrpcMetrics, SeriesCarryTheWorkloadsLabelsAsTheHttpSeries) {
     if (row.family.find("_grpc_") == std::string::npos) continue;
     ++grpc_overflow_rows;
     EXPECT_EQ(row.workload.size(), 2u) << row.family;
-    if (row.workload.size() == 2) EXPECT_EQ(row.workload[0].second, "shop");
+    if (row.workload.size() == 2) {
+      EXPECT_EQ(row.workload[0].second, "shop");
+    }
   }
   EXPECT_EQ(grpc_overflow_rows, 10u) << "five families for each of the two workloads";
   // aster_exporter_series counts them (a histogram as one series, as HTTP's).
