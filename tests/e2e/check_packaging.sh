@@ -128,6 +128,9 @@ else
 		cmake_minimum_required(VERSION 3.16)
 		project(aster-exporter VERSION 0.0.1 LANGUAGES C)
 		add_executable(aster-exporter main.c)
+		# The civetweb TLS shims the package installs (web/civetweb_openssl.h).
+		add_library(aster_civetweb_ssl SHARED main.c)
+		add_library(aster_civetweb_crypto SHARED main.c)
 		include(packaging/cpack.cmake)
 	CMAKE
 	if out=$(cd "$WORK/cpack" && cmake -S src -B build 2>&1 && cmake --build build 2>&1 &&
