@@ -98,6 +98,11 @@ enum aster_event_flags {
 	 * windows (ASTER_MAX_WINDOWS) and stopped: the framing after the last
 	 * window is unknown (the body size becomes an estimate, counted). */
 	ASTER_F_WINDOWS_CAPPED = 1u << 10,
+	/* The socket had reached TCP_CLOSE when this transfer returned: bytes
+	 * read after a reset (they stay readable), maybe before the connection
+	 * was tracked, so the close tracepoint had nothing to report. Userspace
+	 * closes the connection after this record. */
+	ASTER_F_SOCKET_CLOSED = 1u << 11,
 };
 
 /* The header of every ring-buffer record; DATA records are followed by

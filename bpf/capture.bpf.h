@@ -315,14 +315,14 @@ static __always_inline __u32 unseen_before(struct aster_conn_state *st, __u8 dir
 static __always_inline void emit_data(struct aster_conn_state *st, __u8 dir,
 				      __s32 fd, __u32 moved, __u8 shape,
 				      __u64 ubuf, __u64 iovcnt, __u64 pid_tgid,
-				      __u16 service_id, __u32 unseen)
+				      __u16 service_id, __u32 unseen, bool sock_closed)
 {
 	struct aster_stage *s = this_cpu_stage();
 	if (!s)
 		return;
 
 	__u64 pos = __sync_fetch_and_add(&st->stream_pos[dir & 1], (__u64)moved + unseen) + unseen;
-	__u16 flags = unseen ? ASTER_F_UNSEEN_BEFORE : 0;
+	__u16 flags = (unseen ? ASTER_F_UNSEEN_BEFORE : 0) | (sock_closed ? ASTER_F_SOCKET_CLOSED : 0);
 	if (s->busy) {
 		/* Another probe is appending on this CPU. The tracepoints used
 		 * here run with preemption off and do not nest, so this is a

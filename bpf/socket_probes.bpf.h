@@ -96,7 +96,10 @@ static __always_inline void on_socket_io(struct sock *sk, __u8 dir, int moved)
 		unseen = unseen_before(st, dir, (__u32)moved, ingress ? tp->copied_seq : tp->write_seq,
 				       ingress && (sk->sk_shutdown & RCV_SHUTDOWN));
 	}
-	emit_data(st, dir, fd, (__u32)moved, shape, ubuf, regs->dx, pid_tgid, service_id, unseen);
+	/* Read after the connection state exists: a close after this read
+	 * finds the state and is reported by sock_state_storage. */
+	bool closed = sk->__sk_common.skc_state == TCP_CLOSE;
+	emit_data(st, dir, fd, (__u32)moved, shape, ubuf, regs->dx, pid_tgid, service_id, unseen, closed);
 }
 
 SEC("tp_btf/sock_recv_length")

@@ -83,8 +83,10 @@ static __always_inline int finish_io(struct trace_event_raw_sys_exit *ctx)
 	if (tls_socket_transfer(st, sk, pid_tgid, saved.direction, (__u32)ret, saved.shape, saved.buf,
 				saved.iovcnt, saved.service_id))
 		return 0; /* TLS: the uprobes send its plaintext */
+	/* Read after the connection state exists (see on_socket_io). */
+	bool closed = BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE;
 	emit_data(st, saved.direction, saved.fd, (__u32)ret, saved.shape, saved.buf,
-		  saved.iovcnt, pid_tgid, saved.service_id, 0);
+		  saved.iovcnt, pid_tgid, saved.service_id, 0, closed);
 	return 0;
 }
 

@@ -2,18 +2,22 @@
 access log: the server killed (SIGKILL) in the middle of a large response, a
 client that resets (SO_LINGER 0) mid-request and mid-response, and clients
 that vanish without a FIN (TCP_REPAIR: the socket goes with no packet sent);
-many connections are in test_many_connections.py. An exchange whose response never
+a request read from a socket that an RST had already closed; many
+connections are in test_many_connections.py. An exchange whose response never
 finished is no request in aster_http_requests_total: it counts in
 aster_exporter_requests_unanswered_total, and nothing after it is
 misattributed; every connection's state is freed when it closes."""
 import os
+import shutil
 import signal
 import socket
 import struct
+import tempfile
 import time
 import unittest
 
-from harness import Exporter, Nginx, free_port, wait_for
+import harness
+from harness import Exporter, Nginx, Proc, free_port, wait_for, wait_port
 
 TCP_REPAIR = 19
 BIG = 32 << 20  # far more than the socket buffers hold: the response is mid-body when it stops
@@ -190,3 +194,61 @@ class ConnectionFaultsTest(unittest.TestCase):
         # nginx logs 400 or 408 for a head its timeout cut short, sending nothing.
         self.assertEqual(sorted({l[2] for l in logged if l[3] == "0"} - {"400", "408"}), [], logged)
         self.assert_exact_after(unanswered=1, small=10)
+
+
+class ReadAfterResetTest(unittest.TestCase):
+    """A client resets its connection while it waits in the server's
+    backlog; the server then reads the request from a closed socket. No
+    close record can name that connection (it had none when it closed):
+    its records say the socket is closed, so its state is freed all the
+    same."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="aster-late-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.go = os.path.join(self.dir, "go")
+        self.port = free_port()
+        self.server = Proc(["python3", os.path.join(harness.SERVERS, "late_accept_server.py"), str(self.port),
+                            self.go], log_name="late")
+        self.addCleanup(self.server.stop)
+        wait_port(self.port)
+        self.accept_waiting()  # wait_port's own connection
+        self.exporter = Exporter(f"--target.port={self.port}")
+        self.addCleanup(self.exporter.stop)
+        self.svc = os.path.basename(os.readlink(f"/proc/{self.server.pid}/exe"))
+        self.exporter.wait_watching(self.svc)
+
+    def accept_waiting(self):
+        done = self.server.output().count("done")
+        open(self.go, "w").close()
+        wait_for(lambda: self.server.output().count("done") > done, what="the server to accept")
+
+    def stat(self, name, **labels):
+        return self.exporter.scrape().get(name, **labels)
+
+    def test_request_read_after_the_reset(self):
+        tracked = self.stat("aster_exporter_connections_tracked")
+        n = 3
+        for _ in range(n):
+            s = connect(self.port)
+            s.sendall(get("/late"))
+            time.sleep(0.05)  # the request is in the server's receive queue
+            reset(s)
+        time.sleep(0.2)
+        self.accept_waiting()
+        out = self.server.output()
+        self.assertEqual(out.count("answer failed"), n, out)  # the server's own truth
+        # And a request the server answers, beside them.
+        s = connect(self.port)
+        s.sendall(get("/ok"))
+        self.accept_waiting()
+        self.assertEqual(s.recv(100).split(b"\r\n")[0], b"HTTP/1.1 200 OK")
+        s.close()
+        self.exporter.wait_count(1, service=self.svc, path="/ok", status="2xx")
+        wait_for(lambda: self.stat("aster_exporter_connections_tracked") <= tracked, timeout=10,
+                 what="the reset connections' state freed")
+        m = self.exporter.scrape()
+        self.assertGreaterEqual(m.get("aster_exporter_connections_total", event="closed_at_transfer"), n)
+        self.assertEqual(m.get("aster_http_requests_total", service=self.svc, path="/late"), 0,
+                         "a request its server never answered counted")
+        self.assertEqual(m.get("aster_exporter_requests_unanswered_total"), n)

@@ -47,6 +47,7 @@ std::vector<prometheus::MetricFamily> PipelineSelfMetrics::Collect() const {
                     .add(stats_.connections_opened.get(), {{"event", "opened"}})
                     .add(stats_.connections_closed.get(), {{"event", "closed"}})
                     .add(stats_.connections_expired.get(), {{"event", "expired"}})
+                    .add(stats_.connections_closed_at_transfer.get(), {{"event", "closed_at_transfer"}})
                     .add(stats_.connections_client.get(), {{"event", "client_role"}})
                     .add(stats_.connections_not_http.get(), {{"event", "not_http"}})
                     .add(stats_.connections_upgraded.get(), {{"event", "upgraded"}})

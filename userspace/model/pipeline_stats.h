@@ -29,6 +29,7 @@ struct PipelineStats {
   StatCounter gap_unseen;         // moved by a path the probes do not see (ASTER_F_UNSEEN_BEFORE)
   StatCounter parse_errors[static_cast<int>(ParseError::kCount)];
   StatCounter connections_opened, connections_closed, connections_expired;
+  StatCounter connections_closed_at_transfer;  // close learned from ASTER_F_SOCKET_CLOSED, not the tracepoint
   StatCounter connections_client;    // the watched process was the HTTP client
   StatCounter connections_not_http;  // no HTTP/1.x start line found
   StatCounter connections_upgraded;  // 101 or CONNECT tunnel: parsing stopped

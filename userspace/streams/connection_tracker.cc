@@ -55,6 +55,7 @@ void ConnectionTracker::on_record(const void* data, size_t size) {
       if (c->has_held() && std::find(holding_.begin(), holding_.end(), ev.conn_id) == holding_.end()) {
         holding_.push_back(ev.conn_id);
       }
+      if (ev.flags & ASTER_F_SOCKET_CLOSED) schedule_close_at_transfer(ev);
       return;
     }
     case ASTER_EVENT_CLOSE: {
@@ -85,6 +86,17 @@ void ConnectionTracker::on_record(const void* data, size_t size) {
     default:
       stats_.events_malformed.add();
   }
+}
+
+void ConnectionTracker::schedule_close_at_transfer(const aster_event& ev) {
+  // Bytes read after a reset: the socket closed, perhaps before the first
+  // record, so no close record names this connection. One scheduled close
+  // is enough; later records of it within the grace are still parsed.
+  for (const Closing& c : closing_) {
+    if (c.conn_id == ev.conn_id) return;
+  }
+  closing_.push_back(Closing{ev.conn_id, batch_, ev.timestamp_ns});
+  stats_.connections_closed_at_transfer.add();
 }
 
 void ConnectionTracker::finish(uint64_t conn_id, uint64_t ts_ns) {

@@ -77,6 +77,7 @@ class ConnectionTracker : public RecordSink {
   };
   std::vector<Closing> closing_;
   void finish(uint64_t conn_id, uint64_t ts_ns);
+  void schedule_close_at_transfer(const aster_event& ev);
 };
 
 }  // namespace aster

@@ -619,5 +619,34 @@ TEST(Connection, TlsPlaintextReplacesCiphertextSentBeforeTheBinding) {
   EXPECT_EQ(h.stats.tls_connections_tracked.load(), 0u);
 }
 
+// Bytes read after a reset: the socket had closed before its connection was
+// tracked, so no close record comes (test_connection_faults
+// ReadAfterResetTest); the record's ASTER_F_SOCKET_CLOSED ends it.
+TEST(Connection, ARecordOfAClosedSocketEndsItsConnection) {
+  Harness h;
+  h.data(21, IN, "GET /late HTTP/1.1\r\nHost: x\r\n\r\n", 1 * ms, SIZE_MAX, ASTER_F_SOCKET_CLOSED);
+  h.data(21, IN, "GET /later HTTP/1.1\r\n\r\n", 2 * ms, SIZE_MAX, ASTER_F_SOCKET_CLOSED);
+  EXPECT_EQ(h.tracker.size(), 1u) << "records behind it within the grace still parse";
+  h.settle();
+  EXPECT_EQ(h.tracker.size(), 0u);
+  EXPECT_EQ(h.stats.connections_closed.get(), 1u);
+  EXPECT_EQ(h.stats.connections_closed_at_transfer.get(), 1u) << "one close per connection, not per record";
+  EXPECT_EQ(h.stats.requests_unanswered.get(), 2u);
+  EXPECT_EQ(h.value("aster_http_requests_total", {}), 0);
+}
+
+TEST(Connection, AClosedSocketsRecordAfterItsCloseRecordClosesOnce) {
+  Harness h;
+  h.data(22, IN, "GET /a HTTP/1.1\r\n\r\n", 1 * ms);
+  h.data(22, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 2 * ms);
+  h.close(22, 3 * ms);
+  h.data(22, IN, "GET /b HTTP/1.1\r\n\r\n", 4 * ms, SIZE_MAX, ASTER_F_SOCKET_CLOSED);
+  h.settle();
+  EXPECT_EQ(h.tracker.size(), 0u);
+  EXPECT_EQ(h.stats.connections_closed.get(), 1u);
+  EXPECT_EQ(h.value("aster_http_requests_total", {{"path", "/a"}}), 1);
+  EXPECT_EQ(h.stats.requests_unanswered.get(), 1u);
+}
+
 }  // namespace
 }  // namespace aster
