@@ -16,7 +16,7 @@ ctest --test-dir build --output-on-failure 2>&1 | tee build/ctest.log || rc=$?
 # BPF integration tests ran rather than passed by skipping; then ctest's
 # own verdict again, last.
 echo "what ran:"
-grep -E "^[a-z_]*:? ?[0-9]+ passed, [0-9]+ failed|^fuzz( \([a-z0-9_]+\))?: |^layout: |^bench_smoke: |^\[  PASSED  \]" \
+grep -E "^[a-z_]*:? ?[0-9]+ passed, [0-9]+ failed|^fuzz( \([a-z0-9_]+\))?: |^layout: |^bench_smoke: |^soak \(|^\[  PASSED  \]" \
   build/Testing/Temporary/LastTest.log | sed 's/^/  /' || true
 grep -E "tests passed, [0-9]+ tests failed out of" build/ctest.log || true
 exit $rc
