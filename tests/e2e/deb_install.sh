@@ -44,7 +44,13 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 /usr/bin/aster-exporter --target.port=1 --web.listen-address="127.0.0.1:$port" --web.config.file="$tls/web.yml" \
   >"$tls/exporter.log" 2>&1 &
 exporter=$!
-for _ in $(seq 100); do curl -s -o /dev/null --cacert "$tls/cert.pem" "https://127.0.0.1:$port/" && break; sleep 0.2; done
+# Up to 2 minutes: loading and attaching the probes took over 20 s on a
+# loaded CI machine (the check then ran before the exporter served).
+for _ in $(seq 600); do
+  curl -s -o /dev/null --cacert "$tls/cert.pem" "https://127.0.0.1:$port/" && break
+  kill -0 "$exporter" 2>/dev/null || break
+  sleep 0.2
+done
 check "installed binary serves /metrics over TLS with basic auth" \
   "curl -sf --cacert '$tls/cert.pem' -u prometheus:s3cret 'https://127.0.0.1:$port/metrics' | grep -q '^aster_exporter_build_info'"
 check "TLS: a wrong password is refused" \
