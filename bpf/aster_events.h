@@ -160,10 +160,20 @@ struct aster_iov_hint {
 #define ASTER_PID_BITS (1u << 22)
 #define ASTER_PID_BITMAP_WORDS (ASTER_PID_BITS / 64)
 
+/* The service id of a process the kernel started watching by itself: it
+ * called listen() on a port a selector names, and userspace has not
+ * checked it yet. Its records
+ * carry this id; userspace resolves it by the record's tgid before it
+ * counts anything (and drops the records if the check selects nothing), so
+ * a server's first requests after its listen() are not missed while the
+ * check is under way. Above every id userspace assigns. */
+#define ASTER_SERVICE_PENDING 0xffffu
+
 /* Value of the watched-process map, keyed by tgid. userspace fills it; the
  * fork probe copies a parent's entry to its children. */
 struct aster_watch {
-	__u16 service_id; /* userspace's index of the service this process feeds */
+	__u16 service_id; /* userspace's index of the service this process feeds,
+			   * or ASTER_SERVICE_PENDING */
 	__u16 reserved16;
 	__u32 reserved;
 };

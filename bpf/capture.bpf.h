@@ -427,8 +427,20 @@ static __always_inline void emit_simple(__u8 kind, __u64 conn_id, __u32 tgid, __
 static __always_inline void report_listen(const struct sock *sk)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	emit_header_only(ASTER_EVENT_LISTEN, 0, pid_tgid >> 32, (__u32)pid_tgid, 0,
-			 BPF_CORE_READ(sk, __sk_common.skc_num), BPF_RB_FORCE_WAKEUP);
+	__u32 tgid = pid_tgid >> 32;
+	__u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* Watched at once, before the LISTEN record reaches discovery: the
+	 * connections it accepts meanwhile are captured and resolved later. */
+	if (tgid != self_tgid && bpf_map_lookup_elem(&watch_ports, &port) &&
+	    !bpf_map_lookup_elem(&watched, &tgid)) {
+		struct aster_watch w = {.service_id = ASTER_SERVICE_PENDING};
+		set_watched_bit(tgid); /* before the entry: see ASTER_PID_BITS */
+		if (bpf_map_update_elem(&watched, &tgid, &w, BPF_NOEXIST) == -7 /* E2BIG */) {
+			count(ASTER_CTR_WATCH_MAP_FULL, 1);
+			clear_watched_bit(tgid);
+		}
+	}
+	emit_header_only(ASTER_EVENT_LISTEN, 0, tgid, (__u32)pid_tgid, 0, port, BPF_RB_FORCE_WAKEUP);
 }
 
 /* inet_sock_set_state, both modes: a listen is reported to discovery; true

@@ -13,6 +13,19 @@ const volatile __u64 wakeup_threshold_bytes = 0;
  * executables or cgroups; otherwise execs are none of our business). */
 const volatile bool follow_exec = false;
 
+/* A listen() on a port in watch_ports (the ports selectors name, filled by
+ * userspace before the programs are attached) puts its process in the
+ * watched map at once, as pending (see ASTER_SERVICE_PENDING). Never the
+ * exporter itself. Not done for the default, every listener: that path
+ * cannot be tested on a shared machine, where nothing may run unselected. */
+const volatile __u32 self_tgid = 0;
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u16);
+	__type(value, __u8);
+} watch_ports SEC(".maps");
+
 /* Next connection id; ids start at 1 so 0 means "not assigned yet". */
 __u64 next_conn_id = 1;
 

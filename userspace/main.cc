@@ -53,6 +53,7 @@ class DiscoveryEvents : public aster::ProcessEvents {
   void on_listen(uint32_t tgid, uint16_t) override { d_.request_check(tgid, false); }
   void on_exec(uint32_t tgid) override { d_.request_check(tgid, true); }
   void on_libraries_changed(uint32_t tgid) override { probes_.probe_tls_libraries(tgid); }
+  int resolve_pending(uint32_t tgid) override { return d_.resolve_now(tgid); }
 
  private:
   aster::TargetDiscovery& d_;

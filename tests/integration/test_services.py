@@ -6,6 +6,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.request
 
 import harness
 from harness import Exporter, Proc, curl, free_port, wait_for, wait_port
@@ -19,6 +20,16 @@ def proc_stat(pid):
     with open(f"/proc/{pid}/stat") as f:
         text = f.read()
     return text[text.rindex(")") + 2:].split()  # fields from 3 on
+
+
+def get_many(port, path, n):
+    """n GETs from this process, a connection each (the Python server
+    speaks HTTP/1.0): [(status, body bytes)]."""
+    out = []
+    for _ in range(n):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            out.append((r.status, len(r.read())))
+    return out
 
 
 class DiscoveryTest(unittest.TestCase):
@@ -41,6 +52,63 @@ class DiscoveryTest(unittest.TestCase):
             exporter.stop()
             if node:
                 node.stop()
+
+    def test_requests_at_once_after_listen_are_counted(self):
+        # A server restarted on a selected port answers at once: the kernel
+        # watches it from its listen() on, before discovery has checked it
+        # (without that, the soak saw 7 of 600 such requests missed). The
+        # server sends itself its first requests microseconds after its
+        # listen(), long before a check could have run.
+        port = free_port()
+        exporter = Exporter(f"--target.port={port}")
+        self.addCleanup(exporter.stop)
+        exporter.wait_count(0)
+        total = 0
+        svc = None
+        for _ in range(3):
+            server = Proc(["python3", os.path.join(harness.SERVERS, "answer_at_once_server.py"), str(port), "10"],
+                          log_name="at-once")
+            try:
+                wait_for(lambda: "self requests: 10 answered, 1230 body bytes" in server.output(), timeout=20,
+                         what="the server's own requests")
+                svc = service_of(server.pid)
+                total += 10
+            finally:
+                server.stop()
+        m = exporter.wait_count(total, service=svc, path="/at-once", status="2xx", timeout=20)
+        self.assertEqual(m.get("aster_http_response_size_bytes_sum", service=svc), 123 * total)
+        self.assertGreater(m.get("aster_exporter_listener_records_total", result="kept"), 0)
+        self.assertEqual(m.get("aster_exporter_listener_records_total", result="dropped"), 0)
+
+    def test_a_listener_the_rule_does_not_pick_is_dropped_not_counted(self):
+        # The kernel knows only the port; the rest of the rule (here an
+        # executable no process has) is checked in userspace, which drops
+        # what the early watch captured and ends the watch.
+        port = free_port()
+        root = tempfile.mkdtemp(prefix="aster-restart-")
+        self.addCleanup(shutil.rmtree, root, True)
+        with open(os.path.join(root, "f.txt"), "wb") as f:
+            f.write(b"r" * 30)
+        config = os.path.join(root, "config.yaml")
+        with open(config, "w") as f:  # one rule: both must hold (two flags would be two rules)
+            f.write(f"targets:\n  - ports: [{port}]\n    exe: no-such-program\n")
+        exporter = Exporter(f"--config.file={config}")
+        self.addCleanup(exporter.stop)
+        exporter.wait_count(0)
+        server = harness.start_python(port, root)
+        self.addCleanup(server.stop)
+        self.assertEqual(get_many(port, "/f.txt", 5), [(200, 30)] * 5)
+        wait_for(lambda: exporter.scrape().get("aster_exporter_listener_records_total", result="dropped") > 0,
+                 timeout=10, what="the early watch's records dropped")
+        time.sleep(1.5)  # the batch's last records in, and past the last listen recheck: the watch has ended
+        dropped = exporter.scrape().get("aster_exporter_listener_records_total", result="dropped")
+        self.assertEqual(get_many(port, "/f.txt", 5), [(200, 30)] * 5)
+        time.sleep(0.5)
+        m = exporter.scrape()
+        self.assertEqual(m.get("aster_exporter_listener_records_total", result="dropped"), dropped,
+                         "still watched by the kernel after the check picked nothing")
+        self.assertEqual(m.get("aster_http_requests_total"), 0)
+        self.assertEqual(m.get("aster_exporter_listener_records_total", result="kept"), 0)
 
     def test_short_lived_children_are_counted_and_leave_no_state(self):
         port = free_port()

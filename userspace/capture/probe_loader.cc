@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <unistd.h>
 #include <cstring>
 
 #include "aster.skel.h"
@@ -89,6 +90,9 @@ aster_bpf* ProbeSet::try_mode(const Config& cfg, ActiveMode mode, bool follow_ex
   skel->rodata->capture_bytes = cfg.capture_bytes;
   skel->rodata->follow_exec = follow_exec;
   skel->rodata->tls_enabled = cfg.tls_enabled;
+  // A listener of a port a selector names is watched from its listen() on,
+  // before discovery has checked it (bpf/maps.bpf.h: watch_ports).
+  skel->rodata->self_tgid = static_cast<__u32>(getpid());
   // Wake the reader early once a quarter of the ring is waiting, so a burst
   // cannot fill it between two timed polls.
   skel->rodata->wakeup_threshold_bytes = cfg.ringbuf_bytes / 4;
@@ -110,6 +114,16 @@ aster_bpf* ProbeSet::try_mode(const Config& cfg, ActiveMode mode, bool follow_ex
              "); run with --log.level=debug to see the verifier log";
     aster_bpf__destroy(skel);
     return nullptr;
+  }
+  for (const auto& t : cfg.targets) {
+    for (uint16_t port : t.ports) {
+      __u8 one = 1;
+      if (bpf_map__update_elem(skel->maps.watch_ports, &port, sizeof port, &one, sizeof one, BPF_ANY)) {
+        LOG_WARN("port %u: not watched from its listen() on (the kernel's port map is full: %s); discovery "
+                 "still finds its listeners",
+                 port, strerror(errno));
+      }
+    }
   }
   bpf_object__for_each_program(prog, skel->obj) {
     if (!bpf_program__autoload(prog)) continue;

@@ -53,6 +53,13 @@ std::vector<prometheus::MetricFamily> PipelineSelfMetrics::Collect() const {
                     .add(stats_.connections_upgraded.get(), {{"event", "upgraded"}})
                     .add(stats_.connections_tls.get(), {{"event", "tls"}})
                     .take());
+  out.push_back(FamilyBuilder("aster_exporter_listener_records_total",
+                              "Records of a process the kernel watched from its listen() on, before discovery had "
+                              "checked it: kept once a check selected it, dropped when none did.",
+                              MetricType::Counter)
+                    .add(stats_.pending_records_resolved.get(), {{"result", "kept"}})
+                    .add(stats_.pending_records_dropped.get(), {{"result", "dropped"}})
+                    .take());
   add_gauge(out, "aster_exporter_tls_connections_tracked", "Tracked connections whose plaintext is read through a TLS library's probes.", stats_.tls_connections_tracked.load());
   add_counter(out, "aster_exporter_tls_ciphertext_records_skipped_total", "Ciphertext records of TLS connections sent before their session was bound to them (not parsed).", stats_.tls_ciphertext_skipped.get());
   add_counter(out, "aster_exporter_requests_recorded_total", "Request/response pairs recorded in aster_http_* metrics.", stats_.requests_recorded.get());

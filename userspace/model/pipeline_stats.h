@@ -30,6 +30,8 @@ struct PipelineStats {
   StatCounter parse_errors[static_cast<int>(ParseError::kCount)];
   StatCounter connections_opened, connections_closed, connections_expired;
   StatCounter connections_closed_at_transfer;  // close learned from ASTER_F_SOCKET_CLOSED, not the tracepoint
+  StatCounter pending_records_resolved;  // ASTER_SERVICE_PENDING records whose process a check then selected
+  StatCounter pending_records_dropped;   // ... and those whose process it did not select
   StatCounter connections_client;    // the watched process was the HTTP client
   StatCounter connections_not_http;  // no HTTP/1.x start line found
   StatCounter connections_upgraded;  // 101 or CONNECT tunnel: parsing stopped

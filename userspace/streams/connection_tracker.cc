@@ -16,13 +16,24 @@ ConnectionTracker::ConnectionTracker(PipelineStats& stats, ExchangeSink& exchang
                                      std::vector<const Protocol*> protocols, ProcessEvents* processes)
     : stats_(stats), exchanges_(exchanges), protocols_(std::move(protocols)), processes_(processes) {}
 
-Connection* ConnectionTracker::find_or_create(const aster_event& ev) {
+int ConnectionTracker::resolve_pending(uint32_t tgid, int depth) {
+  auto it = resolved_.find(tgid);
+  if (it != resolved_.end()) return it->second;
+  if (resolved_.size() >= 4096) resolved_.clear();  // a bound; stale entries only cost a re-check
+  int service = processes_ ? processes_->resolve_pending(tgid) : -1;
+  auto parent = pending_parent_.find(tgid);
+  if (service < 0 && parent != pending_parent_.end() && depth < 4) service = resolve_pending(parent->second, depth + 1);
+  resolved_[tgid] = service;
+  return service;
+}
+
+Connection* ConnectionTracker::find_or_create(const aster_event& ev, uint16_t service_id) {
   if (ev.conn_id == last_id_ && last_) return last_;
   auto it = conns_.find(ev.conn_id);
   if (it == conns_.end()) {
     ConnectionContext ctx;
     ctx.conn_id = ev.conn_id;
-    ctx.service_id = ev.service_id;
+    ctx.service_id = service_id;
     ctx.source = StreamSource::kSocket;
     ctx.stats = &stats_;
     ctx.sink = &exchanges_;
@@ -49,7 +60,19 @@ void ConnectionTracker::on_record(const void* data, size_t size) {
         return;
       }
       stats_.events_data.add();
-      Connection* c = find_or_create(ev);
+      uint16_t service_id = ev.service_id;
+      if (service_id == ASTER_SERVICE_PENDING) {
+        // A connection accepted before discovery checked its listener: the
+        // check runs now, before anything of it is counted.
+        int resolved = resolve_pending(ev.tgid);
+        if (resolved < 0) {
+          stats_.pending_records_dropped.add();
+          return;
+        }
+        stats_.pending_records_resolved.add();
+        service_id = static_cast<uint16_t>(resolved);
+      }
+      Connection* c = find_or_create(ev, service_id);
       c->set_batch(batch_);
       c->on_data(ev, static_cast<const uint8_t*>(data) + sizeof(aster_event));
       if (c->has_held() && std::find(holding_.begin(), holding_.end(), ev.conn_id) == holding_.end()) {
@@ -65,10 +88,16 @@ void ConnectionTracker::on_record(const void* data, size_t size) {
     }
     case ASTER_EVENT_PROC_FORK:
       stats_.events_fork.add();
+      if (ev.service_id == ASTER_SERVICE_PENDING) {
+        if (pending_parent_.size() >= 4096) pending_parent_.clear();
+        pending_parent_[ev.tgid] = ev.tid;  // the record's tid field holds the parent
+      }
       if (processes_) processes_->on_fork(ev.tgid, ev.tid, ev.service_id);
       return;
     case ASTER_EVENT_PROC_EXIT:
       stats_.events_exit.add();
+      resolved_.erase(ev.tgid);
+      pending_parent_.erase(ev.tgid);
       if (processes_) processes_->on_exit(ev.tgid);
       return;
     case ASTER_EVENT_LISTEN:

@@ -28,6 +28,10 @@ class ProcessEvents {
   virtual void on_exec(uint32_t tgid) = 0;
   // The process loaded or unloaded libraries (ASTER_EVENT_LIBS_CHANGED).
   virtual void on_libraries_changed(uint32_t /*tgid*/) {}
+  // A record of a process the kernel watches from its listen() on
+  // (ASTER_SERVICE_PENDING): checks it now. Its service id, or -1 when no
+  // selector picks it (its records are then dropped).
+  virtual int resolve_pending(uint32_t /*tgid*/) { return -1; }
 };
 
 class ConnectionTracker : public RecordSink {
@@ -54,7 +58,9 @@ class ConnectionTracker : public RecordSink {
   void set_arming(BoundaryArming* arming) { arming_ = arming; }
 
  private:
-  Connection* find_or_create(const aster_event& ev);
+  Connection* find_or_create(const aster_event& ev, uint16_t service_id);
+  // The service of a record tagged ASTER_SERVICE_PENDING, or -1.
+  int resolve_pending(uint32_t tgid, int depth = 0);
 
   PipelineStats& stats_;
   ExchangeSink& exchanges_;
@@ -68,6 +74,13 @@ class ConnectionTracker : public RecordSink {
   uint64_t batch_ = 0;
   uint64_t last_sweep_ns_ = 0;
   std::vector<uint64_t> holding_;  // connections with held records
+  // Pending processes resolved (tgid -> service or -1): the kernel tags
+  // records ASTER_SERVICE_PENDING until the new watch reaches each socket.
+  std::unordered_map<uint32_t, int> resolved_;
+  // Children forked by a pending process (child -> parent): a child that
+  // is gone before its check takes its parent's service, as the kernel's
+  // fork rule does for every watched parent.
+  std::unordered_map<uint32_t, uint32_t> pending_parent_;
   // Closed connections wait a few batches before they are finished: a
   // reset can queue the close record just ahead of the last send's record.
   struct Closing {

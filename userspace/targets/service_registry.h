@@ -29,6 +29,8 @@
 #include <utility>
 #include <vector>
 
+#include "model/event_layout.h"
+
 #include "identity/workload_identity.h"
 
 namespace aster {
@@ -42,6 +44,7 @@ struct WatchedProcess {
 class ServiceRegistry {
  public:
   static constexpr uint16_t kMaxServices = 4096;
+  static_assert(kMaxServices < ASTER_SERVICE_PENDING, "the kernel's pending id is no service's id");
   // Monotonic nanoseconds; tests pass their own clock.
   using Clock = std::function<uint64_t()>;
   // `pod_name_label`: whether k8s_pod_name is a series label, which

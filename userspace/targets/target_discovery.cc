@@ -160,6 +160,18 @@ void TargetDiscovery::watch(pid_t pid, uint64_t start_ticks, const WorkloadIdent
   if (on_watched_) on_watched_(pid);
 }
 
+int TargetDiscovery::resolve_now(pid_t pid) {
+  if (check_one(pid, false)) {
+    WatchedProcess wp;
+    if (registry_.find(pid, &wp)) return wp.service_id;
+  }
+  // By now the socket is in the kernel's listening table (a connection of
+  // it moved bytes), so this verdict is final: stop the kernel's watch.
+  std::lock_guard<std::mutex> lock(scan_mu_);
+  if (!registry_.find(pid, nullptr)) watch_list_.remove(pid);
+  return -1;
+}
+
 void TargetDiscovery::unwatch(pid_t pid) {
   watch_list_.remove(pid);
   registry_.remove(pid);
@@ -254,7 +266,13 @@ void TargetDiscovery::schedule_recheck(pid_t pid, size_t attempt) {
     rechecks_.erase(std::remove_if(rechecks_.begin(), rechecks_.end(), [&](const Recheck& r) { return r.pid == pid; }),
                     rechecks_.end());
   }
-  if (attempt >= std::size(kListenRecheckDelays)) return;
+  if (attempt >= std::size(kListenRecheckDelays)) {
+    // No selector picked it: if the kernel watched it from its listen()
+    // on (ASTER_SERVICE_PENDING), it stops now.
+    std::lock_guard<std::mutex> lock(scan_mu_);
+    if (!registry_.find(pid, nullptr)) watch_list_.remove(pid);
+    return;
+  }
   rechecks_.push_back(Recheck{std::chrono::steady_clock::now() + kListenRecheckDelays[attempt], pid, attempt});
 }
 
@@ -301,6 +319,13 @@ void TargetDiscovery::run(const std::atomic<bool>& stop) {
 void TargetDiscovery::on_fork(pid_t child, pid_t parent, uint16_t service_id) {
   auto st = read_proc_stat(child);
   if (!st || st->exited()) return;  // already gone; the exit probe removed its map entry
+  if (service_id == ASTER_SERVICE_PENDING) {
+    // A child of a listener the kernel watched before discovery checked it:
+    // checked now, like the parent will be (a master's workers inherit its
+    // listening sockets, so a port selector picks them too).
+    resolve_now(child);
+    return;
+  }
   // A fork record staged before its service expired: the child's entry
   // (copied by the probe) names an id that is no longer live.
   if (!registry_.add_child(WatchedProcess{child, st->start_ticks, service_id}, parent)) watch_list_.remove(child);

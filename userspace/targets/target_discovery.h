@@ -48,7 +48,12 @@ class TargetDiscovery {
   // A listen that selects nothing is checked again a few times (see
   // kListenRecheckDelays in the .cc).
   void request_check(pid_t pid, bool after_exec);
-  // Called (on the discovery thread) whenever a process becomes watched or
+  // From the event loop, for a record of a process the kernel watches from
+  // its listen() on (ASTER_SERVICE_PENDING): checks it at once, waiting for
+  // a scan in progress. Its service id, or -1 when no selector picks it (the
+  // kernel then stops watching it).
+  int resolve_now(pid_t pid);
+  // Called (on the discovery thread, or the event loop's for resolve_now) whenever a process becomes watched or
   // is watched anew after an exec; set before scan() and run().
   void set_on_watched(std::function<void(pid_t)> f) { on_watched_ = std::move(f); }
   const IdentityFailures& identity_failures() const { return identity_.failures(); }

@@ -648,5 +648,63 @@ TEST(Connection, AClosedSocketsRecordAfterItsCloseRecordClosesOnce) {
   EXPECT_EQ(h.stats.requests_unanswered.get(), 1u);
 }
 
+// Records of a listener the kernel watched before discovery checked it
+// (ASTER_SERVICE_PENDING): counted under the service the check gives, or
+// dropped when it gives none; a gone child takes its parent's service.
+class PendingResolver : public ProcessEvents {
+ public:
+  void on_fork(uint32_t, uint32_t, uint16_t) override {}
+  void on_exit(uint32_t) override {}
+  void on_listen(uint32_t, uint16_t) override {}
+  void on_exec(uint32_t) override {}
+  int resolve_pending(uint32_t tgid) override {
+    ++checks;
+    return tgid == 100 ? 7 : -1;
+  }
+  int checks = 0;
+};
+
+TEST(Connection, PendingRecordsTakeTheServiceTheCheckGives) {
+  prometheus::Registry registry;
+  PipelineStats stats;
+  HttpMetrics metrics(registry, 100, [](uint16_t id) { return "s" + std::to_string(id); });
+  PendingResolver resolver;
+  ConnectionTracker tracker(stats, metrics, builtin_protocols(), &resolver);
+  auto send = [&](uint64_t conn, uint32_t tgid, uint8_t dir, uint64_t pos, const std::string& bytes) {
+    auto rec = data_record(conn, dir, pos, bytes, 1000);
+    auto* ev = reinterpret_cast<aster_event*>(rec.data());
+    ev->service_id = ASTER_SERVICE_PENDING;
+    ev->tgid = tgid;
+    tracker.on_record(rec.data(), rec.size());
+  };
+  const std::string req = "GET /p HTTP/1.1\r\n\r\n", resp = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+  send(31, 100, ASTER_DIR_INGRESS, 0, req);
+  send(31, 100, ASTER_DIR_EGRESS, 0, resp);
+  send(32, 200, ASTER_DIR_INGRESS, 0, req);  // a process no selector picks
+  // A child of tgid 100 forked while it was pending, gone before its check.
+  aster_event fork{};
+  fork.kind = ASTER_EVENT_PROC_FORK;
+  fork.tgid = 300;
+  fork.tid = 100;
+  fork.service_id = ASTER_SERVICE_PENDING;
+  tracker.on_record(&fork, sizeof fork);
+  send(33, 300, ASTER_DIR_INGRESS, 0, req);
+  send(33, 300, ASTER_DIR_EGRESS, 0, resp);
+  double s7 = 0, other = 0;
+  for (const auto& f : collect(metrics)) {
+    if (f.name != "aster_http_requests_total") continue;
+    for (const auto& m : f.metric) {
+      for (const auto& l : m.label) {
+        if (l.name == "service") (l.value == "s7" ? s7 : other) += m.counter.value;
+      }
+    }
+  }
+  EXPECT_EQ(s7, 2);
+  EXPECT_EQ(other, 0);
+  EXPECT_EQ(stats.pending_records_resolved.get(), 4u);
+  EXPECT_EQ(stats.pending_records_dropped.get(), 1u);
+  EXPECT_EQ(resolver.checks, 3) << "one check per process, not per record (100, 200, 300)";
+}
+
 }  // namespace
 }  // namespace aster
