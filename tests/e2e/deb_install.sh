@@ -51,8 +51,10 @@ for _ in $(seq 600); do
   kill -0 "$exporter" 2>/dev/null || break
   sleep 0.2
 done
+# Into a file, then grep: with pipefail, grep -q's early exit made curl fail
+# on a broken pipe (exit 23) whenever the scrape was still being written.
 check "installed binary serves /metrics over TLS with basic auth" \
-  "curl -sf --cacert '$tls/cert.pem' -u prometheus:s3cret 'https://127.0.0.1:$port/metrics' | grep -q '^aster_exporter_build_info'"
+  "curl -sf --cacert '$tls/cert.pem' -u prometheus:s3cret -o '$tls/scrape.txt' 'https://127.0.0.1:$port/metrics' && grep -q '^aster_exporter_build_info' '$tls/scrape.txt'"
 check "TLS: a wrong password is refused" \
   "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --cacert '$tls/cert.pem' -u prometheus:x 'https://127.0.0.1:$port/metrics')\" = 401 ]"
 check "TLS: the exporter is still running" "kill -0 $exporter"
